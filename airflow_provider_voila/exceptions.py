@@ -1,0 +1,63 @@
+"""Errors raised by the Voilà provider.
+
+Every message names the operation, the ids or value involved and what to check next. None of them
+contains the client secret, the Basic header or an access token.
+"""
+
+from __future__ import annotations
+
+from airflow.exceptions import AirflowException
+
+
+class VoilaError(AirflowException):
+    """Base class of every error the Voilà provider raises."""
+
+
+class VoilaConfigError(VoilaError, ValueError):
+    """Invalid connection settings or operator arguments, detected before any request."""
+
+
+class VoilaValidationError(VoilaError, ValueError):
+    """An input value (an attendee field, a dataset name, a path) is invalid.
+
+    :param field: name of the invalid field, as the caller spelled it.
+    """
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class VoilaApiError(VoilaError):
+    """The Voilà API or the token endpoint answered with an error or an unreadable body.
+
+    :param operation: route name, for example ``chat_messages``.
+    :param status: HTTP status, or ``None`` when no answer arrived.
+    :param server_message: the message the server sent, shortened.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        operation: str,
+        status: int | None = None,
+        server_message: str | None = None,
+        retryable: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.operation = operation
+        self.status = status
+        self.server_message = server_message
+        self.retryable = retryable
+
+
+class VoilaAuthError(VoilaApiError):
+    """The token endpoint rejected the credentials or the scope, or the API rejected the token."""
+
+
+class VoilaOutcomeUnknownError(VoilaApiError):
+    """A registration request may have reached the server, but no answer came back.
+
+    Sending it again could register the attendee twice, so the provider never does.
+    """

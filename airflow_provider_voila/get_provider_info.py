@@ -1,0 +1,96 @@
+"""Provider metadata that Airflow reads through the ``apache_airflow_provider`` entry point."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow_provider_voila import __version__, routes
+
+
+def get_provider_info() -> dict[str, Any]:
+    """Return the provider-info dict: package, hooks, operators and the ``voila`` connection form."""
+    return {
+        "package-name": "airflow-provider-voila",
+        "name": "Voilà",
+        "description": "Register attendees on the Voilà live-event platform and export session data.",
+        "versions": [__version__],
+        "integrations": [
+            {
+                "integration-name": "Voilà",
+                "external-doc-url": "https://backstage.voila.live",
+                "tags": ["service"],
+            }
+        ],
+        "hooks": [{"integration-name": "Voilà", "python-modules": ["airflow_provider_voila.hooks.voila"]}],
+        "operators": [
+            {
+                "integration-name": "Voilà",
+                "python-modules": [
+                    "airflow_provider_voila.operators.attendees",
+                    "airflow_provider_voila.operators.export",
+                ],
+            }
+        ],
+        "connection-types": [
+            {
+                "connection-type": "voila",
+                "hook-class-name": "airflow_provider_voila.hooks.voila.VoilaHook",
+                "hook-name": "Voilà",
+                "ui-field-behaviour": {
+                    # Port stays visible. On Airflow 3.3.2 the connection list's Test button sends
+                    # port 0 for a hidden port stored as null; the API server then no longer matches
+                    # the saved connection, tests with the masked "***" password and fails with
+                    # "Bad Request" (apache/airflow#73298, fixed after 3.3.2). A visible, empty Port
+                    # works on 3.3.2 and on releases with the fix.
+                    "hidden-fields": ["schema"],
+                    "relabeling": {
+                        "login": "Client ID",
+                        "password": "Client Secret",
+                        "host": "API base URL",
+                    },
+                    "placeholders": {
+                        "login": "Client ID from Backstage > Integrations > Public API",
+                        "password": "Client Secret from the same page",
+                        "host": routes.DEFAULT_BASE_URL,
+                        "port": "leave empty (part of the base URL)",
+                    },
+                },
+                "conn-fields": _connection_fields(),
+            }
+        ],
+    }
+
+
+def _connection_fields() -> dict[str, Any]:
+    return {
+        "organization_id": {
+            "label": "Organization ID",
+            "description": "Your organization's id, shown in Backstage > Integrations > Public API.",
+            "schema": {"type": ["string", "null"], "minLength": 1},
+        },
+        "token_url": {
+            "label": "Token URL",
+            "description": "OAuth2 token endpoint for the client-credentials grant.",
+            "schema": {"type": ["string", "null"], "default": routes.DEFAULT_TOKEN_URL},
+        },
+        "scope": {
+            "label": "OAuth scope",
+            "description": "Scope requested with each token.",
+            "schema": {"type": ["string", "null"], "default": routes.DEFAULT_SCOPE},
+        },
+        "timeout": {
+            "label": "Request timeout (seconds)",
+            "description": "Seconds to wait for the connection and for each read of an answer.",
+            "schema": {"type": ["number", "null"], "minimum": 1, "default": routes.DEFAULT_TIMEOUT},
+        },
+        "max_attempts": {
+            "label": "Max attempts",
+            "description": "Attempts per request, the first included, on 429, 5xx and network errors.",
+            "schema": {"type": ["integer", "null"], "minimum": 1, "default": routes.DEFAULT_MAX_ATTEMPTS},
+        },
+        "retry_budget": {
+            "label": "Retry budget (seconds)",
+            "description": "No new attempt starts after this many seconds since the first one.",
+            "schema": {"type": ["number", "null"], "minimum": 1, "default": routes.DEFAULT_RETRY_BUDGET},
+        },
+    }

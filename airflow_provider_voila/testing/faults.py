@@ -1,0 +1,93 @@
+"""Fault injection for the fake Voilà server: scripted per route, or drawn at random rates."""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections import defaultdict, deque
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One misbehaviour of the fake server for one request.
+
+    :param kind: ``status`` (answer ``status`` with ``body``), ``drop_before`` (close the connection
+        without answering), ``drop_mid_body`` (send the headers and half of the real body, then close),
+        ``slow`` (sleep ``delay`` seconds, then answer normally), ``body`` (answer 200 with ``body``),
+        ``no_expires_in`` (token answer without ``expires_in``).
+    :param process: for ``drop_before`` and ``drop_mid_body`` on a registration, whether the
+        attendee is stored before the connection closes.
+    """
+
+    kind: str
+    status: int = 200
+    body: bytes = b""
+    retry_after: str | None = None
+    delay: float = 0.0
+    process: bool = True
+
+
+def status(code: int, *, retry_after: str | None = None, body: bytes | None = None) -> Fault:
+    """Answer with an error status; a JSON message is the default body."""
+    default = b'{"message": "injected fault"}'
+    return Fault("status", status=code, body=default if body is None else body, retry_after=retry_after)
+
+
+def drop_before(*, process: bool = False) -> Fault:
+    return Fault("drop_before", process=process)
+
+
+def drop_mid_body() -> Fault:
+    return Fault("drop_mid_body")
+
+
+def slow(delay: float) -> Fault:
+    return Fault("slow", delay=delay)
+
+
+def body(content: bytes, code: int = 200) -> Fault:
+    return Fault("body", status=code, body=content)
+
+
+class FaultPlan:
+    """Faults to inject, looked up once per request by route name.
+
+    A scripted fault is used first, in order; after the script, random faults are drawn at the
+    configured rates from a seeded generator, so a soak run is repeatable.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._scripts: dict[str, deque[Fault | None]] = defaultdict(deque)
+        self._rates: dict[str, list[tuple[float, Fault]]] = {}
+        self._rng = random.Random(0)
+
+    def script(self, route: str, *faults: Fault | None) -> None:
+        """Queue faults for the next requests to ``route``; ``None`` lets one request through."""
+        with self._lock:
+            self._scripts[route].extend(faults)
+
+    def set_rates(self, routes: list[str], rates: list[tuple[float, Fault]], seed: int = 0) -> None:
+        """Inject each fault with its probability on every request to ``routes``."""
+        with self._lock:
+            self._rng = random.Random(seed)
+            for route in routes:
+                self._rates[route] = list(rates)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._scripts.clear()
+            self._rates.clear()
+
+    def next_fault(self, route: str) -> Fault | None:
+        with self._lock:
+            script = self._scripts.get(route)
+            if script:
+                return script.popleft()
+            draw = self._rng.random()
+            for probability, fault in self._rates.get(route, []):
+                if draw < probability:
+                    return fault
+                draw -= probability
+            return None
