@@ -28,6 +28,8 @@ class VoilaSettings:
     timeout: float = routes.DEFAULT_TIMEOUT
     max_attempts: int = routes.DEFAULT_MAX_ATTEMPTS
     retry_budget: float = routes.DEFAULT_RETRY_BUDGET
+    retry_base_delay: float = routes.DEFAULT_RETRY_BASE_DELAY
+    max_retry_wait: float = routes.DEFAULT_MAX_RETRY_WAIT
 
     def __repr__(self) -> str:
         # The dataclass repr would print the client secret.
@@ -62,6 +64,12 @@ def settings_from_connection(conn: Connection) -> VoilaSettings:
         ),
         retry_budget=_positive_number(
             conn_id, "retry_budget", extra.get("retry_budget"), routes.DEFAULT_RETRY_BUDGET
+        ),
+        retry_base_delay=_positive_number(
+            conn_id, "retry_base_delay", extra.get("retry_base_delay"), routes.DEFAULT_RETRY_BASE_DELAY
+        ),
+        max_retry_wait=_positive_number(
+            conn_id, "max_retry_wait", extra.get("max_retry_wait"), routes.DEFAULT_MAX_RETRY_WAIT
         ),
     )
 

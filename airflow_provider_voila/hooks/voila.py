@@ -37,7 +37,8 @@ class VoilaHook(BaseHook):
 
     The connection holds the Client ID (login), the Client Secret (password), the API base URL
     (host) and, in its extra, ``organization_id`` and optionally ``token_url``, ``scope``,
-    ``timeout`` (seconds per request), ``max_attempts`` and ``retry_budget`` (seconds).
+    ``timeout`` (seconds per request), ``max_attempts``, ``retry_budget`` (seconds),
+    ``retry_base_delay`` (first backoff, seconds) and ``max_retry_wait`` (cap on one wait, seconds).
 
     One access token is fetched and reused by every call until shortly before it expires. Reads
     are retried on 429, 5xx, connection errors and timeouts. A registration is sent again only
@@ -105,6 +106,8 @@ class VoilaHook(BaseHook):
         return RetryState(
             max_attempts=self._max_attempts or settings.max_attempts,
             budget=self._retry_budget or settings.retry_budget,
+            base_delay=settings.retry_base_delay,
+            max_delay=settings.max_retry_wait,
         )
 
     # Public API operations
@@ -124,7 +127,8 @@ class VoilaHook(BaseHook):
         """
         ids = {"program_id": check_path_id("program_id", program_id)}
         body = validate_attendee(attendee)
-        response = self._send(routes.REGISTER_ATTENDEE, ids, json=body)
+        ids_with_attendee = {**ids, "attendee": body.get("externalId") or body["email"]}
+        response = self._send(routes.REGISTER_ATTENDEE, ids, json=body, described_as=ids_with_attendee)
         return decode_json_object(response, "register_attendee", self._where(routes.REGISTER_ATTENDEE, ids))
 
     def get_attendee_statistics(self, program_id: str, session_id: str) -> Iterator[dict[str, Any]]:
@@ -215,11 +219,15 @@ class VoilaHook(BaseHook):
         json: dict[str, Any] | None = None,
         stream: bool = False,
         retry: RetryState | None = None,
+        described_as: dict[str, str] | None = None,
     ) -> requests.Response:
-        """Send one API request with a valid token; retry it where that is safe; return a 2xx answer."""
+        """Send one API request with a valid token; retry it where that is safe; return a 2xx answer.
+
+        :param described_as: ids to name in error messages in place of ``ids``.
+        """
         settings = self.settings
         url = settings.base_url + route.format(organization_id=settings.organization_id, **ids)
-        where = self._where(route, ids)
+        where = self._where(route, described_as or ids)
         retry = retry or self.new_retry_state()
         rejected_token: str | None = None
         refreshed = False

@@ -54,6 +54,9 @@ class VoilaRegisterAttendeeOperator(BaseOperator):
     :param personal_data_sharing_accepted: GDPR consent, a boolean. A template renders to a string,
         which is rejected unless the DAG sets ``render_template_as_native_obj=True``. (templated)
     :param external_id: your own id for the attendee, optional. (templated)
+    :param max_attempts: attempts per request, overriding the connection extra. A registration is
+        only sent again when the server cannot have received it.
+    :param retry_budget: seconds of retrying, overriding the connection extra.
     :param voila_conn_id: id of the ``voila`` connection.
     """
 
@@ -76,6 +79,8 @@ class VoilaRegisterAttendeeOperator(BaseOperator):
         email: str,
         personal_data_sharing_accepted: bool,
         external_id: str | None = None,
+        max_attempts: int | None = None,
+        retry_budget: float | None = None,
         voila_conn_id: str = "voila_default",
         **kwargs: Any,
     ) -> None:
@@ -86,13 +91,15 @@ class VoilaRegisterAttendeeOperator(BaseOperator):
         self.email = email
         self.personal_data_sharing_accepted = personal_data_sharing_accepted
         self.external_id = external_id
+        self.max_attempts = max_attempts
+        self.retry_budget = retry_budget
         self.voila_conn_id = voila_conn_id
 
     @cached_property
     def hook(self) -> VoilaHook:
         from airflow_provider_voila.hooks.voila import VoilaHook
 
-        return VoilaHook(self.voila_conn_id)
+        return VoilaHook(self.voila_conn_id, max_attempts=self.max_attempts, retry_budget=self.retry_budget)
 
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_provider_voila.validation import check_path_id, validate_attendee

@@ -10,9 +10,12 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from airflow.sdk import Context, ObjectStoragePath
 
     from airflow_provider_voila.hooks.voila import VoilaHook
+    from airflow_provider_voila.storage import WrittenFile
 
 ALL_DATASETS = ("attendee_statistics", "chat_messages", "questions")
 FILE_EXTENSIONS = {"jsonl": "jsonl", "json": "json", "csv": "csv"}
@@ -121,15 +124,32 @@ class VoilaExportSessionOperator(BaseOperator):
         return self.hook.consume_dataset(dataset, arguments.program_id, arguments.session_id, list)
 
     def _export_to_file(self, arguments: Any, dataset: str, folder: ObjectStoragePath) -> dict[str, Any]:
+        from airflow_provider_voila.exceptions import VoilaError
         from airflow_provider_voila.storage import write_records
 
         target = folder / f"{dataset}.{FILE_EXTENSIONS[arguments.file_format]}"
+        received = 0
+
+        def count_and_write(records: Iterator[dict[str, Any]]) -> WrittenFile:
+            nonlocal received
+            received = 0
+
+            def counted() -> Iterator[dict[str, Any]]:
+                nonlocal received
+                for record in records:
+                    received += 1
+                    yield record
+
+            return write_records(counted(), target, arguments.file_format)
+
         written = self.hook.consume_dataset(
-            dataset,
-            arguments.program_id,
-            arguments.session_id,
-            lambda records: write_records(records, target, arguments.file_format),
+            dataset, arguments.program_id, arguments.session_id, count_and_write
         )
+        if written.records != received:
+            raise VoilaError(
+                f"{written.uri} holds {written.records} records but {received} were received for "
+                f"{dataset} of session {arguments.session_id!r}. Rerun the task; if it repeats, report it."
+            )
         self.log.info("Wrote %s (%d records, %d bytes)", written.uri, written.records, written.bytes)
         return written.as_dict()
 

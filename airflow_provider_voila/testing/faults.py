@@ -47,7 +47,13 @@ def slow(delay: float) -> Fault:
 
 
 def body(content: bytes, code: int = 200) -> Fault:
+    """Answer with ``content`` as the body, for truncated JSON, an HTML error page or an empty body."""
     return Fault("body", status=code, body=content)
+
+
+def no_expires_in() -> Fault:
+    """Answer a token request normally but without ``expires_in``, which RFC 6749 allows."""
+    return Fault("no_expires_in")
 
 
 class FaultPlan:

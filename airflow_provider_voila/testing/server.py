@@ -10,7 +10,8 @@ import secrets
 import socket
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -21,6 +22,17 @@ from airflow_provider_voila.testing.faults import Fault, FaultPlan
 
 TOKEN_PATH = "/oauth2/token"
 CHUNK_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request as the fake server received it."""
+
+    route: str
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
 
 
 class FakeVoilaServer:
@@ -62,6 +74,8 @@ class FakeVoilaServer:
         self.faults = FaultPlan()
         self.counts: Counter[str] = Counter()
         self.registrations: list[dict[str, Any]] = []
+        # The most recent requests, for tests that check headers and bodies.
+        self.requests: deque[RecordedRequest] = deque(maxlen=1000)
         self._tokens: dict[str, float] = {}
         self._bodies: dict[tuple[str, str, str], bytes] = {}
         self._lock = threading.Lock()
@@ -244,6 +258,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._dispatch("POST")
 
     def _dispatch(self, method: str) -> None:
+        # One handler serves every request of a keep-alive connection, so per-request flags reset here.
+        self._truncate_after_headers = False
+        self._omit_expires_in = False
         path = urlsplit(self.path).path
         body = self._read_body()
         if path == TOKEN_PATH and method == "POST":
@@ -263,12 +280,16 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _read_body(self) -> bytes:
         length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
+        self._body = self.rfile.read(length) if length else b""
+        return self._body
 
     # Fault handling
 
     def _handle_with_faults(self, route: str, handle: Any) -> None:
         self.fake.counts[route] += 1
+        self.fake.requests.append(
+            RecordedRequest(route, self.command, self.path, dict(self.headers.items()), self._body)
+        )
         fault = self.fake.faults.next_fault(route)
         if fault is None:
             handle()
@@ -321,7 +342,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(400, {"error": "invalid_scope"})
             return
         answer: dict[str, Any] = {"access_token": fake.issue_token(), "token_type": "Bearer"}
-        if not getattr(self, "_omit_expires_in", False):
+        if not self._omit_expires_in:
             answer["expires_in"] = fake.token_lifetime
         self._send_json(200, answer)
 
@@ -380,7 +401,7 @@ class _Handler(BaseHTTPRequestHandler):
         for key, value in (headers or {}).items():
             self.send_header(key, value)
         self.end_headers()
-        if getattr(self, "_truncate_after_headers", False):
+        if self._truncate_after_headers:
             self.wfile.write(content[: len(content) // 2])
             self.wfile.flush()
             self._drop()
