@@ -297,7 +297,7 @@ class VoilaHook(BaseHook):
             raise failure
         status = failure.status if failure.status is not None else "no answer"
         log.warning(
-            "%s failed (HTTP status %s), retrying in %.1f s (attempt %d of %d)",
+            "%s failed (HTTP status %s), retrying in %.2f s (attempt %d of %d)",
             route.name,
             status,
             wait,

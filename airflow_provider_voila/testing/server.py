@@ -33,6 +33,7 @@ class RecordedRequest:
     path: str
     headers: dict[str, str]
     body: bytes
+    fault: Fault | None = None
 
 
 class FakeVoilaServer:
@@ -287,10 +288,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _handle_with_faults(self, route: str, handle: Any) -> None:
         self.fake.counts[route] += 1
-        self.fake.requests.append(
-            RecordedRequest(route, self.command, self.path, dict(self.headers.items()), self._body)
-        )
         fault = self.fake.faults.next_fault(route)
+        self.fake.requests.append(
+            RecordedRequest(route, self.command, self.path, dict(self.headers.items()), self._body, fault)
+        )
         if fault is None:
             handle()
             return
