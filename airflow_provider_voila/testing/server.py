@@ -158,6 +158,11 @@ class FakeVoilaServer:
             self._tokens[token] = time.monotonic() + self.token_lifetime
         return token
 
+    def issued_tokens(self) -> list[str]:
+        """Return every access token this server has issued and not yet expired by ``expire_tokens``."""
+        with self._lock:
+            return list(self._tokens)
+
     def token_valid(self, token: str) -> bool:
         with self._lock:
             expiry = self._tokens.get(token)
