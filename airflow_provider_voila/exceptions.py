@@ -2,22 +2,25 @@
 
 Every message names the operation, the ids or value involved and what to check next. None of them
 contains the client secret, the Basic header or an access token.
+
+Errors that a task retry cannot fix (invalid input, a registration whose outcome is unknown) derive
+from ``AirflowFailException``, so Airflow fails the task at once in place of retrying it.
 """
 
 from __future__ import annotations
 
-from airflow.exceptions import AirflowException
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 
 class VoilaError(AirflowException):
     """Base class of every error the Voilà provider raises."""
 
 
-class VoilaConfigError(VoilaError, ValueError):
+class VoilaConfigError(VoilaError, AirflowFailException, ValueError):
     """Invalid connection settings or operator arguments, detected before any request."""
 
 
-class VoilaValidationError(VoilaError, ValueError):
+class VoilaValidationError(VoilaError, AirflowFailException, ValueError):
     """An input value (an attendee field, a dataset name, a path) is invalid.
 
     :param field: name of the invalid field, as the caller spelled it.
@@ -56,8 +59,9 @@ class VoilaAuthError(VoilaApiError):
     """The token endpoint rejected the credentials or the scope, or the API rejected the token."""
 
 
-class VoilaOutcomeUnknownError(VoilaApiError):
+class VoilaOutcomeUnknownError(VoilaApiError, AirflowFailException):
     """A registration request may have reached the server, but no answer came back.
 
-    Sending it again could register the attendee twice, so the provider never does.
+    Sending it again could register the attendee twice, so neither the hook nor an Airflow task
+    retry sends it again.
     """

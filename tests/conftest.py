@@ -34,6 +34,7 @@ os.environ.pop("AIRFLOW_CONN_VOILA_DEFAULT", None)
 sys.path.insert(0, str(ROOT / "example_dags"))
 
 from collections.abc import Iterator  # noqa: E402
+from typing import Any  # noqa: E402
 
 import pytest  # noqa: E402
 
@@ -66,3 +67,15 @@ def voila_conn(fake_voila: FakeVoilaServer, monkeypatch: pytest.MonkeyPatch) -> 
 def set_voila_connection(monkeypatch: pytest.MonkeyPatch, server: FakeVoilaServer, **extra: object) -> None:
     """Point ``voila_default`` at ``server``, with extra keys added or replaced."""
     monkeypatch.setenv("AIRFLOW_CONN_VOILA_DEFAULT", server.connection_json(**extra))
+
+
+def load_dag(dag_id: str) -> Any:
+    """Parse the example DAGs and the test DAGs and return the DAG ``dag_id``."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    for folder in (ROOT / "example_dags", ROOT / "tests" / "dags"):
+        bag = DagBag(dag_folder=str(folder))
+        assert not bag.import_errors, bag.import_errors
+        if dag_id in bag.dag_ids:
+            return bag.get_dag(dag_id)
+    raise LookupError(f"No DAG {dag_id!r} in example_dags or tests/dags")

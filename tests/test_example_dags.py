@@ -8,22 +8,14 @@ from typing import TYPE_CHECKING
 import pytest
 from airflow.sdk import ObjectStoragePath
 
+from tests.conftest import load_dag
+
 if TYPE_CHECKING:
     from pathlib import Path
 
     from airflow_provider_voila.testing import FakeVoilaServer
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
-
-
-def load_dag(dag_id: str):
-    from airflow.dag_processing.dagbag import DagBag
-
-    from tests.conftest import ROOT
-
-    bag = DagBag(dag_folder=str(ROOT / "example_dags"))
-    assert not bag.import_errors, bag.import_errors
-    return bag.get_dag(dag_id)
 
 
 def test_post_live_export_writes_every_record(voila_conn: FakeVoilaServer, tmp_path: Path) -> None:

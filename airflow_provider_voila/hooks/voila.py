@@ -15,7 +15,9 @@ from requests.adapters import HTTPAdapter
 from airflow_provider_voila import routes
 from airflow_provider_voila.exceptions import (
     VoilaApiError,
+    VoilaConfigError,
     VoilaError,
+    VoilaValidationError,
 )
 from airflow_provider_voila.hooks._config import VoilaSettings, settings_from_connection
 from airflow_provider_voila.hooks._failures import describe_failure, outcome_unknown, transport_failure
@@ -77,9 +79,11 @@ class VoilaHook(BaseHook):
         """Connection settings with defaults applied; invalid values raise before any request."""
         settings = settings_from_connection(self.get_connection(self.voila_conn_id))
         if self._max_attempts is not None and self._max_attempts < 1:
-            raise VoilaError(f"max_attempts must be at least 1, got {self._max_attempts}.")
+            raise VoilaConfigError(f"max_attempts must be at least 1, got {self._max_attempts}.")
         if self._retry_budget is not None and not self._retry_budget > 0:
-            raise VoilaError(f"retry_budget must be a positive number of seconds, got {self._retry_budget}.")
+            raise VoilaConfigError(
+                f"retry_budget must be a positive number of seconds, got {self._retry_budget}."
+            )
         return settings
 
     @cached_property
@@ -199,7 +203,9 @@ class VoilaHook(BaseHook):
     def _dataset_route(self, dataset: str, program_id: str, session_id: str) -> tuple[Route, dict[str, str]]:
         route = routes.DATASET_ROUTES.get(dataset)
         if route is None:
-            raise VoilaError(f"Unknown dataset {dataset!r}. Use one of: {', '.join(routes.DATASETS)}.")
+            raise VoilaValidationError(
+                "dataset", f"Unknown dataset {dataset!r}. Use one of: {', '.join(routes.DATASETS)}."
+            )
         ids = {
             "program_id": check_path_id("program_id", program_id),
             "session_id": check_path_id("session_id", session_id),

@@ -1,4 +1,8 @@
-"""Test DAG: registers the attendees given in the DAG-run conf, one mapped task each."""
+"""Test DAG: registers the attendees given in the DAG-run conf, one mapped task each.
+
+Task retries are on, so that tests can check that a registration with an unknown outcome is not
+sent again by an Airflow retry either.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ from airflow_provider_voila.operators.attendees import VoilaRegisterAttendeeOper
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     render_template_as_native_obj=True,
+    default_args={"retries": 2, "retry_delay": pendulum.duration(seconds=0)},
 )
 def voila_test_register_batch() -> None:
     @task
