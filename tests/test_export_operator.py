@@ -89,12 +89,17 @@ def test_destination_as_object_storage_path(voila_conn: FakeVoilaServer, tmp_pat
     assert result["questions"]["records"] == len(voila_conn.records("questions", "prog-1", "sess-1"))
 
 
-def test_empty_dataset_writes_empty_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_empty_dataset_writes_empty_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
     data = EventData(overrides={"sess-1": SessionSizes(attendee_statistics=0, chat_messages=0, questions=0)})
     with FakeVoilaServer(data=data) as server:
         set_voila_connection(monkeypatch, server)
         result = run_export(destination=tmp_path.as_uri(), datasets=["chat_messages"])
         assert result["chat_messages"]["records"] == 0
+        # The operator's task logger writes through Airflow's structlog set-up, not to caplog.
+        output = capfd.readouterr()
+        assert "Dataset chat_messages of session sess-1 has no records" in output.out + output.err
         assert (tmp_path / "chat_messages.jsonl").read_bytes() == b""
         with pytest.raises(VoilaError, match="has no records and fail_on_empty is set"):
             run_export(destination=tmp_path.as_uri(), datasets=["chat_messages"], fail_on_empty=True)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import requests
 from airflow.sdk import BaseHook
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from airflow_provider_voila import routes
 from airflow_provider_voila.exceptions import (
@@ -317,12 +318,11 @@ def _may_have_been_sent(err: requests.RequestException) -> bool:
     """Return whether the server may have received the request before ``err`` happened."""
     if isinstance(err, requests.exceptions.ConnectTimeout):
         return False
-    if isinstance(err, requests.exceptions.ConnectionError):
-        text = str(err)
-        return not any(
-            marker in text
-            for marker in ("NewConnectionError", "Connection refused", "Name or service not known")
-        )
+    if isinstance(err, requests.exceptions.ConnectionError) and err.args:
+        # requests wraps urllib3's MaxRetryError, whose reason says whether a connection was made.
+        # NewConnectionError covers refused connections and failed name lookups.
+        reason = getattr(err.args[0], "reason", None)
+        return not isinstance(reason, (NewConnectionError, ConnectTimeoutError))
     return True
 
 
