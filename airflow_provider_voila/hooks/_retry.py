@@ -39,10 +39,12 @@ class RetryState:
 
     :param max_attempts: total attempts allowed, the first one included.
     :param budget: seconds after the first attempt past which no new attempt starts.
+    :param exhausted_advice: sentence appended to the last error when no attempt is left.
     """
 
     max_attempts: int
     budget: float
+    exhausted_advice: str = "Raise max_attempts or retry_budget in the connection extra to wait longer."
     base_delay: float = 1.0
     max_delay: float = DEFAULT_MAX_RETRY_WAIT
     attempts: int = 0
