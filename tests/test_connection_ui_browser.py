@@ -162,6 +162,16 @@ class ApiServer:
         with urllib.request.urlopen(f"{self.url}{path}", timeout=10) as response:
             return json.loads(response.read())
 
+    def post_json(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        request = urllib.request.Request(
+            f"{self.url}{path}",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.loads(response.read())
+
     def stored_connection(self, conn_id: str) -> dict[str, Any]:
         """Read the connection row from the server's sqlite DB, with password and extra decrypted."""
         from cryptography.fernet import Fernet
@@ -287,8 +297,39 @@ def test_connection_form_save_and_test(api_server: ApiServer) -> None:
             failure.screenshot(path=str(ARTIFACTS / "test-connection-wrong-secret-message.png"))
             assert WRONG_SECRET not in page.content()
             assert fake.counts["ping"] == 1
+
+            _check_test_without_port(page, api_server, fake)
         finally:
             browser.close()
+
+
+def _check_test_without_port(page: Page, api_server: ApiServer, fake: FakeVoilaServer) -> None:
+    """Show why the form asks for Port: on Airflow 3.3.2 a saved connection without one fails Test."""
+    from importlib.metadata import version
+
+    from playwright.sync_api import expect
+
+    if version("apache-airflow-core") != "3.3.2":
+        return  # NOTE: later releases fix the port comparison; check there that an empty Port tests fine.
+    conn_id = "voila_no_port"
+    api_server.post_json(
+        "/api/v2/connections",
+        {
+            "connection_id": conn_id,
+            "conn_type": "voila",
+            "host": fake.base_url,
+            "login": fake.client_id,
+            "password": fake.client_secret,
+            "extra": json.dumps(fake.connection_extra()),
+        },
+    )
+    page.reload()
+    row = page.get_by_role("row").filter(has_text=conn_id)
+    pings_before = fake.counts["ping"]
+    row.get_by_role("button", name="Test Connection").click()
+    expect(_toast(page, "Bad Request")).to_be_visible()
+    _screenshot(page, "test-connection-without-port.png")
+    assert fake.counts["ping"] == pings_before
 
 
 def _check_stored_connection(api_server: ApiServer, fake: FakeVoilaServer) -> None:
