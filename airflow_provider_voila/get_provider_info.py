@@ -39,11 +39,11 @@ def get_provider_info() -> dict[str, Any]:
                 "ui-field-behaviour": {
                     # Port stays visible, and filling it in is what lets the connection list's Test
                     # button reach the hook on Airflow 3.3.2. That button sends port 0 for a port
-                    # stored as null; the API server then sees a different endpoint than the saved
-                    # connection and answers "Bad Request" without calling test_connection()
-                    # (apache/airflow#73298, fixed after 3.3.2). A saved port matches and the test
-                    # runs with the stored secret. The hook uses the port only when the base URL
-                    # has none, so 443 for the https default changes nothing.
+                    # stored as null. The API server then treats the request as a different endpoint
+                    # and returns "Bad Request" without calling test_connection() (apache/airflow#73298,
+                    # fixed after 3.3.2). A saved port matches, and the test runs with the stored
+                    # secret. The hook uses the port only when the base URL has none, so 443 with the
+                    # https default reaches the same server.
                     "hidden-fields": ["schema"],
                     "relabeling": {
                         "login": "Client ID",

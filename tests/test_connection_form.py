@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-import pytest
 from airflow.sdk import BaseHook, Connection
 
 from airflow_provider_voila import routes
 from airflow_provider_voila.hooks._config import VoilaSettings, settings_from_connection
 from airflow_provider_voila.hooks.voila import VoilaHook
 from airflow_provider_voila.testing import FakeVoilaServer
+
+if TYPE_CHECKING:
+    import pytest
 
 EXTRA_FIELDS = ("organization_id", "token_url", "scope", "timeout", "max_attempts", "retry_budget")
 

@@ -52,7 +52,8 @@ DOCS_IMAGES = ROOT / "docs" / "images"
 ARTIFACTS = ROOT / "tests" / "artifacts"
 CONN_ID = "voila_ui"
 WRONG_SECRET = "wrong-secret-value"
-# Seconds: the API server starts in about 15 s on 2 cores; a test connection takes well under 5 s.
+# Generous bounds in seconds and milliseconds. In local runs the API server started in about 15 s
+# and a connection test took under 5 s.
 SERVER_START_TIMEOUT = 120
 UI_TIMEOUT_MS = 30_000
 
@@ -151,7 +152,7 @@ class ApiServer:
         try:
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            # The uvicorn worker is a child in the same new session; end the group this test created.
+            # The uvicorn worker is a child in the same new session, so end the group this test created.
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=10)
 
@@ -304,13 +305,15 @@ def test_connection_form_save_and_test(api_server: ApiServer) -> None:
 
 
 def _check_test_without_port(page: Page, api_server: ApiServer, fake: FakeVoilaServer) -> None:
-    """Show why the form asks for Port: on Airflow 3.3.2 a saved connection without one fails Test."""
+    """Show why the form needs Port: on Airflow 3.3.2 a saved connection without one fails Test."""
     from importlib.metadata import version
 
     from playwright.sync_api import expect
 
     if version("apache-airflow-core") != "3.3.2":
-        return  # NOTE: later releases fix the port comparison; check there that an empty Port tests fine.
+        # NOTE: releases after 3.3.2 fix the port comparison, so there an empty Port should pass Test.
+        # That has not been checked, because only 3.3.2 is installed here.
+        return
     conn_id = "voila_no_port"
     api_server.post_json(
         "/api/v2/connections",
@@ -342,7 +345,7 @@ def _check_stored_connection(api_server: ApiServer, fake: FakeVoilaServer) -> No
     assert listed["password"] == "***"
     extra = json.loads(listed["extra"])
     assert extra["organization_id"] == fake.organization_id
-    # Airflow masks every extra key whose name contains "token" in API answers.
+    # Airflow masks the value of every extra key whose name contains "token" in API responses.
     assert extra["token_url"] == "***"
     assert not [key for key in extra if key.startswith("extra__")]
 

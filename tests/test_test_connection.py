@@ -38,10 +38,10 @@ def closed_port() -> int:
 
 @pytest.fixture
 def silent_server() -> Iterator[str]:
-    """A loopback socket that accepts connections but never answers; yields its http URL."""
+    """Yield the http URL of a loopback socket that accepts connections but never responds."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        sock.listen(8)  # the kernel completes the TCP handshake; nothing ever reads or writes
+        sock.listen(8)  # the kernel completes the TCP handshake, and nothing ever reads or writes
         yield f"http://127.0.0.1:{sock.getsockname()[1]}"
 
 
@@ -76,7 +76,7 @@ def test_wrong_secret_is_not_shown(monkeypatch: pytest.MonkeyPatch, fake_voila: 
 
 
 def test_token_endpoint_401(monkeypatch: pytest.MonkeyPatch, fake_voila: FakeVoilaServer) -> None:
-    # Cognito answers 400 invalid_client; other OAuth2 servers answer 401, which reads the same.
+    # Cognito returns 400 invalid_client, and other OAuth2 servers return 401: the message is the same.
     set_connection(monkeypatch, fake_voila)
     fake_voila.faults.script("token", faults.status(401, body=b'{"error": "invalid_client"}'))
     ok, message = VoilaHook().test_connection()

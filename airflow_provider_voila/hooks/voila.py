@@ -30,8 +30,8 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
-# Attempts and seconds that test_connection() spends at most, so that the UI's Test button
-# answers within about one request timeout even when the host is unreachable.
+# Max attempts and seconds of test_connection(), so that the UI's Test button returns within
+# about one request timeout even when the host is unreachable.
 TEST_MAX_ATTEMPTS = 2
 TEST_RETRY_BUDGET = 5.0
 
@@ -185,7 +185,7 @@ class VoilaHook(BaseHook):
 
         The Test button of the Airflow UI calls this on the API server and waits for it, so it makes
         at most :data:`TEST_MAX_ATTEMPTS` attempts within :data:`TEST_RETRY_BUDGET` seconds, whatever
-        the connection extra says. Each attempt still waits up to the connection's ``timeout``.
+        the connection extra sets. Each attempt still waits up to the connection's ``timeout``.
         """
         route = routes.PING
         try:
