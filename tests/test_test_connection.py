@@ -136,6 +136,7 @@ def test_api_host_unreachable(
     assert "could not connect" in message
     assert f"The API base URL is {host}." in message
     assert f"Gave up after {TEST_MAX_ATTEMPTS} attempts" in message
+    assert f"at most {TEST_MAX_ATTEMPTS} attempts within" in message
     assert "tasks retry for as long as max_attempts and retry_budget" in message
 
 

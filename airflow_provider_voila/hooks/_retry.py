@@ -44,11 +44,11 @@ class RetryState:
 
     max_attempts: int
     budget: float
-    exhausted_advice: str = "Raise max_attempts or retry_budget in the connection extra to wait longer."
     base_delay: float = 1.0
     max_delay: float = DEFAULT_MAX_RETRY_WAIT
     attempts: int = 0
     started: float = field(default_factory=time.monotonic)
+    exhausted_advice: str = "Raise max_attempts or retry_budget in the connection extra to wait longer."
 
     def start_attempt(self) -> int:
         self.attempts += 1

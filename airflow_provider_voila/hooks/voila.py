@@ -181,7 +181,7 @@ class VoilaHook(BaseHook):
                 self._wait_before_retry(retry, route, err, None)
 
     def test_connection(self) -> tuple[bool, str]:
-        """Get a token and ping the organization; return whether it worked and a message saying why.
+        """Get a token and ping the organization, and return whether it worked with a message saying why.
 
         The Test button of the Airflow UI calls this on the API server and waits for it, so it makes
         at most :data:`TEST_MAX_ATTEMPTS` attempts within :data:`TEST_RETRY_BUDGET` seconds, whatever
@@ -212,8 +212,8 @@ class VoilaHook(BaseHook):
         retry.max_attempts = min(retry.max_attempts, TEST_MAX_ATTEMPTS)
         retry.budget = min(retry.budget, TEST_RETRY_BUDGET)
         retry.exhausted_advice = (
-            f"The connection test stops after {retry.max_attempts} attempts, but tasks retry for as "
-            "long as max_attempts and retry_budget in the connection extra allow."
+            f"The connection test makes at most {retry.max_attempts} attempts within {retry.budget:g} s, "
+            "but tasks retry for as long as max_attempts and retry_budget in the connection extra allow."
         )
         return retry
 
