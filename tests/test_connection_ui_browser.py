@@ -267,6 +267,8 @@ def test_connection_form_save_and_test(api_server: ApiServer) -> None:
             expect(dialog.get_by_text("Organization ID", exact=True)).to_be_visible()
             page.get_by_role("button", name="Standard Fields", exact=True).click()
             expect(dialog.get_by_text("Client Secret", exact=True)).to_be_visible()
+            expect(dialog.get_by_text("Port", exact=True)).to_be_visible()
+            # "Schema" is the UI's English label of the standard schema field.
             expect(dialog.get_by_text("Schema", exact=True)).to_have_count(0)
 
             page.get_by_role("button", name="Save").click()
@@ -287,7 +289,10 @@ def test_connection_form_save_and_test(api_server: ApiServer) -> None:
             page.get_by_label("Client Secret").fill(WRONG_SECRET)
             page.get_by_role("button", name="Save").click()
             expect(_toast(page, "successfully updated")).to_be_visible()
-            assert api_server.stored_connection(CONN_ID)["password"] == WRONG_SECRET
+            edited = api_server.stored_connection(CONN_ID)
+            assert edited["password"] == WRONG_SECRET
+            # The edit form shows token_url as "***"; the API server must keep the stored value.
+            assert json.loads(edited["extra"])["token_url"] == fake.token_url
 
             row.get_by_role("button", name="Test Connection").click()
             failure = _toast(page, "was rejected")
