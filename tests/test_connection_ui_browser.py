@@ -291,7 +291,7 @@ def test_connection_form_save_and_test(api_server: ApiServer) -> None:
             expect(_toast(page, "successfully updated")).to_be_visible()
             edited = api_server.stored_connection(CONN_ID)
             assert edited["password"] == WRONG_SECRET
-            # The edit form shows token_url as "***"; the API server must keep the stored value.
+            # The edit form shows token_url as "***", and saving must keep the stored value.
             assert json.loads(edited["extra"])["token_url"] == fake.token_url
 
             row.get_by_role("button", name="Test Connection").click()
