@@ -37,11 +37,13 @@ def get_provider_info() -> dict[str, Any]:
                 "hook-class-name": "airflow_provider_voila.hooks.voila.VoilaHook",
                 "hook-name": "Voilà",
                 "ui-field-behaviour": {
-                    # Port stays visible. On Airflow 3.3.2 the connection list's Test button sends
-                    # port 0 for a hidden port stored as null; the API server then no longer matches
-                    # the saved connection, tests with the masked "***" password and fails with
-                    # "Bad Request" (apache/airflow#73298, fixed after 3.3.2). A visible, empty Port
-                    # works on 3.3.2 and on releases with the fix.
+                    # Port stays visible, and filling it in is what lets the connection list's Test
+                    # button reach the hook on Airflow 3.3.2. That button sends port 0 for a port
+                    # stored as null. The API server then treats the request as a different endpoint
+                    # and returns "Bad Request" without calling test_connection() (apache/airflow#73298,
+                    # fixed after 3.3.2). A saved port matches, and the test runs with the stored
+                    # secret. The hook uses the port only when the base URL has none, so 443 with the
+                    # https default reaches the same server.
                     "hidden-fields": ["schema"],
                     "relabeling": {
                         "login": "Client ID",
@@ -52,7 +54,7 @@ def get_provider_info() -> dict[str, Any]:
                         "login": "Client ID from Backstage > Integrations > Public API",
                         "password": "Client Secret from the same page",
                         "host": routes.DEFAULT_BASE_URL,
-                        "port": "leave empty (part of the base URL)",
+                        "port": "443, or the port of an http:// base URL (Test needs it on Airflow 3.3.2)",
                     },
                 },
                 "conn-fields": _connection_fields(),
@@ -68,14 +70,20 @@ def _connection_fields() -> dict[str, Any]:
             "description": "Your organization's id, shown in Backstage > Integrations > Public API.",
             "schema": {"type": ["string", "null"], "minLength": 1},
         },
+        # The token URL's default is named in the description, not set as the schema default:
+        # Airflow 3.3.2 masks the value of any extra field whose name contains "token", so the form
+        # would be prefilled with "***" and save that. Left empty, the hook uses the default.
         "token_url": {
             "label": "Token URL",
-            "description": "OAuth2 token endpoint for the client-credentials grant.",
-            "schema": {"type": ["string", "null"], "default": routes.DEFAULT_TOKEN_URL},
+            "description": (
+                "OAuth2 token endpoint for the client-credentials grant. "
+                f"Leave empty for {routes.DEFAULT_TOKEN_URL}."
+            ),
+            "schema": {"type": ["string", "null"]},
         },
         "scope": {
             "label": "OAuth scope",
-            "description": "Scope requested with each token.",
+            "description": f"Scope requested with each token. The Voilà API expects {routes.DEFAULT_SCOPE}.",
             "schema": {"type": ["string", "null"], "default": routes.DEFAULT_SCOPE},
         },
         "timeout": {

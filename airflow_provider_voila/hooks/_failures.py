@@ -44,10 +44,7 @@ def _advice(route: Route, status: int, settings: VoilaSettings) -> str:
             "of this client id, and that the client has the voila/partner_access scope."
         )
     if status == 404 and route.name == "ping":
-        return (
-            f"Check organization_id {settings.organization_id!r} and the base URL {settings.base_url!r}: "
-            "if the API serves its routes under /v1, set the host to the base URL ending in /v1."
-        )
+        return _ping_not_found_advice(settings)
     if status == 404:
         return (
             "Check the program and session ids, the organization_id and the base URL "
@@ -66,15 +63,31 @@ def _advice(route: Route, status: int, settings: VoilaSettings) -> str:
     return "Check the base URL and the ids."
 
 
+def _ping_not_found_advice(settings: VoilaSettings) -> str:
+    base_url = settings.base_url
+    advice = (
+        f"Check organization_id {settings.organization_id!r} and the base URL {base_url!r}: "
+        "if the API serves its routes under /v1, set the host to the base URL ending in /v1"
+    )
+    if base_url.endswith("/v1"):
+        return f"{advice}, as it does now, or without /v1 if this API version does not use it."
+    return f"{advice} ({base_url}/v1)."
+
+
 def transport_failure(operation: str, where: str, err: Exception) -> VoilaApiError:
     """Build the retryable error for a request that got no HTTP answer."""
-    cause = "timed out" if "Timeout" in type(err).__name__ else "could not connect or lost the connection"
-    return VoilaApiError(
-        f"{where} {cause} ({type(err).__name__}). Check that the host is reachable from the worker "
-        "and that the base URL is right.",
-        operation=operation,
-        retryable=True,
-    )
+    if "Timeout" in type(err).__name__:
+        message = (
+            f"{where} timed out ({type(err).__name__}). Check that the host is reachable from the "
+            "Airflow worker or API server, or raise timeout (seconds) in the connection extra if the "
+            "API is slow."
+        )
+    else:
+        message = (
+            f"{where} could not connect or lost the connection ({type(err).__name__}). Check that the "
+            "host and port in the URL are right and reachable from the Airflow worker or API server."
+        )
+    return VoilaApiError(message, operation=operation, retryable=True)
 
 
 def outcome_unknown(where: str, cause: Exception) -> VoilaOutcomeUnknownError:

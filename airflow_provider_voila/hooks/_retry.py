@@ -39,6 +39,7 @@ class RetryState:
 
     :param max_attempts: total attempts allowed, the first one included.
     :param budget: seconds after the first attempt past which no new attempt starts.
+    :param exhausted_advice: sentence appended to the last error when no attempt is left.
     """
 
     max_attempts: int
@@ -47,6 +48,7 @@ class RetryState:
     max_delay: float = DEFAULT_MAX_RETRY_WAIT
     attempts: int = 0
     started: float = field(default_factory=time.monotonic)
+    exhausted_advice: str = "Raise max_attempts or retry_budget in the connection extra to wait longer."
 
     def start_attempt(self) -> int:
         self.attempts += 1

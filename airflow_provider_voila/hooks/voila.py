@@ -33,6 +33,11 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
+# Max attempts and seconds of test_connection(), so that the UI's Test button returns within
+# about one request timeout even when the host is unreachable.
+TEST_MAX_ATTEMPTS = 2
+TEST_RETRY_BUDGET = 5.0
+
 
 class VoilaHook(BaseHook):
     """
@@ -185,10 +190,22 @@ class VoilaHook(BaseHook):
                 self._wait_before_retry(retry, route, err, None)
 
     def test_connection(self) -> tuple[bool, str]:
-        """Get a token and ping the organization; return whether it worked and a message saying why."""
+        """Get a token and ping the organization, and return whether it worked with a message saying why.
+
+        The Test button of the Airflow UI calls this on the API server and waits for it, so it makes
+        at most :data:`TEST_MAX_ATTEMPTS` attempts within :data:`TEST_RETRY_BUDGET` seconds, whatever
+        the connection extra sets. Each attempt still waits up to the connection's ``timeout``.
+        """
+        route = routes.PING
         try:
             settings = self.settings
-            answer = self.ping()
+            response = self._send(route, {}, retry=self._test_retry_state())
+            answer = decode_json_object(response, route.name, self._where(route, {}))
+        except VoilaApiError as err:
+            if err.status is None and err.operation == route.name:
+                # A ping without an answer names no URL; the base URL is what to check first.
+                return False, f"{err} The API base URL is {settings.base_url}."
+            return False, str(err)
         except VoilaError as err:
             return False, str(err)
         except Exception as err:  # the UI shows this message; never let it become a 500
@@ -198,6 +215,16 @@ class VoilaHook(BaseHook):
             f"Connected to Voilà at {settings.base_url} as organization {organization!r}: "
             "the token request and the ping succeeded."
         )
+
+    def _test_retry_state(self) -> RetryState:
+        retry = self.new_retry_state()
+        retry.max_attempts = min(retry.max_attempts, TEST_MAX_ATTEMPTS)
+        retry.budget = min(retry.budget, TEST_RETRY_BUDGET)
+        retry.exhausted_advice = (
+            f"The connection test makes at most {retry.max_attempts} attempts within {retry.budget:g} s, "
+            "but tasks retry for as long as max_attempts and retry_budget in the connection extra allow."
+        )
+        return retry
 
     # Request machinery
 
@@ -298,8 +325,8 @@ class VoilaHook(BaseHook):
         wait = retry.next_wait(retry_after)
         if wait is None:
             failure.args = (
-                f"{failure.args[0]} Gave up after {retry.attempts} attempts in {retry.elapsed():.1f} s; "
-                "raise max_attempts or retry_budget in the connection extra to wait longer.",
+                f"{failure.args[0]} Gave up after {retry.attempts} attempts in {retry.elapsed():.1f} s. "
+                f"{retry.exhausted_advice}",
             )
             raise failure
         status = failure.status if failure.status is not None else "no answer"
