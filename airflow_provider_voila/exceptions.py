@@ -32,10 +32,10 @@ class VoilaValidationError(VoilaError, AirflowFailException, ValueError):
 
 
 class VoilaApiError(VoilaError):
-    """The Voilà API or the token endpoint answered with an error or an unreadable body.
+    """The Voilà API or the token endpoint returned an error status or an unreadable body.
 
     :param operation: route name, for example ``chat_messages``.
-    :param status: HTTP status, or ``None`` when no answer arrived.
+    :param status: HTTP status, or ``None`` when no response arrived.
     :param server_message: the message the server sent, shortened.
     """
 
@@ -60,7 +60,7 @@ class VoilaAuthError(VoilaApiError):
 
 
 class VoilaOutcomeUnknownError(VoilaApiError, AirflowFailException):
-    """A registration request may have reached the server, but no answer came back.
+    """A registration request may have reached the server, but no usable response came back.
 
     Sending it again could register the attendee twice, so neither the hook nor an Airflow task
     retry sends it again.

@@ -43,7 +43,7 @@ class VoilaHook(BaseHook):
     """
     Calls the Voilà public API with a ``voila`` connection.
 
-    The connection holds the Client ID (login), the Client Secret (password), the API base URL
+    The connection contains the Client ID (login), the Client Secret (password), the API base URL
     (host) and, in its extra, ``organization_id`` and optionally ``token_url``, ``scope``,
     ``timeout`` (seconds per request), ``max_attempts``, ``retry_budget`` (seconds),
     ``retry_base_delay`` (first backoff, seconds) and ``max_retry_wait`` (cap on one wait, seconds).
@@ -123,7 +123,7 @@ class VoilaHook(BaseHook):
     # Public API operations
 
     def ping(self) -> dict[str, Any]:
-        """Call the ping route and return its answer, ``{"organizationId": "..."}``."""
+        """Call the ping route and return its response body, ``{"organizationId": "..."}``."""
         response = self._send(routes.PING, {})
         return decode_json_object(response, "ping", self._where(routes.PING, {}))
 
@@ -132,7 +132,7 @@ class VoilaHook(BaseHook):
 
         :param attendee: API field names: ``firstName``, ``lastName``, ``email``,
             ``isPersonalDataSharingAccepted`` and optionally ``externalId``. Validated before sending.
-        :raises VoilaOutcomeUnknownError: the request may have reached the server but no answer
+        :raises VoilaOutcomeUnknownError: the request may have reached the server but no response
             arrived, so the attendee may or may not be registered. It is not sent again.
         """
         ids = {"program_id": check_path_id("program_id", program_id)}
@@ -154,7 +154,7 @@ class VoilaHook(BaseHook):
         return self.iter_dataset("questions", program_id, session_id)
 
     def iter_dataset(self, dataset: str, program_id: str, session_id: str) -> Iterator[dict[str, Any]]:
-        """Yield the records of one dataset of a session while the answer streams in.
+        """Yield the records of one dataset of a session while the response streams in.
 
         A connection that breaks after the first record raises a retryable :class:`VoilaApiError`;
         use :meth:`consume_dataset` to restart the download from the start in that case.
@@ -346,7 +346,7 @@ def _may_have_been_sent(err: requests.RequestException) -> bool:
     if isinstance(err, requests.exceptions.ConnectTimeout):
         return False
     if isinstance(err, requests.exceptions.ConnectionError) and err.args:
-        # requests wraps urllib3's MaxRetryError, whose reason says whether a connection was made.
+        # requests wraps urllib3's MaxRetryError, whose reason tells whether a connection was made.
         # NewConnectionError covers refused connections and failed name lookups.
         reason = getattr(err.args[0], "reason", None)
         return not isinstance(reason, (NewConnectionError, ConnectTimeoutError))
@@ -354,7 +354,7 @@ def _may_have_been_sent(err: requests.RequestException) -> bool:
 
 
 def _post_safe_to_resend(response: requests.Response) -> bool:
-    """A 429, or a 503 that says when to come back, means the server did not process the request."""
+    """A 429, or a 503 with ``Retry-After``, means the server did not process the request."""
     if response.status_code == 429:
         return True
     return response.status_code == 503 and response.headers.get("Retry-After") is not None

@@ -29,7 +29,7 @@ class VoilaRegisterAttendeeOperator(BaseOperator):
     Registers one attendee in a Voilà program and returns the created attendee.
 
     The fields are checked before any request: names and email present, the email plausible and
-    the consent a real boolean. The returned dict (pushed to XCom) holds the attendee's ``id`` and
+    the consent a real boolean. The returned dict (pushed to XCom) contains the attendee's ``id`` and
     ``accessLink``.
 
     A registration is not idempotent, so it is never sent twice: when the request may have reached

@@ -59,8 +59,8 @@ def no_expires_in() -> Fault:
 class FaultPlan:
     """Faults to inject, looked up once per request by route name.
 
-    A scripted fault is used first, in order; after the script, random faults are drawn at the
-    configured rates from a seeded generator, so a soak run is repeatable.
+    Scripted faults are used first, in order. After the script runs out, random faults are drawn
+    at the configured rates from a seeded generator, so that a soak run is repeatable.
     """
 
     def __init__(self) -> None:
