@@ -37,7 +37,7 @@ def voila_register_attendee() -> None:
         program_id="{{ params.program_id }}",
         first_name="{{ params.first_name }}",
         last_name="{{ params.last_name }}",
-        email="{{ params.email }}",
+        attendee_email="{{ params.email }}",
         personal_data_sharing_accepted="{{ params.personal_data_sharing_accepted }}",
         external_id="{{ params.external_id }}",
     )

@@ -16,7 +16,7 @@ from airflow_provider_voila.testing import FakeVoilaServer
 GOOD_ATTENDEE: dict[str, Any] = {
     "first_name": "Ada",
     "last_name": "Lovelace",
-    "email": "ada@example.org",
+    "attendee_email": "ada@example.org",
     "personal_data_sharing_accepted": True,
     "external_id": "crm-1815",
 }
@@ -153,18 +153,18 @@ REGISTER_CASES = [
     ("last name too long", {"last_name": "x" * 300}, "last_name is 300 characters long; the maximum is 255."),
     (
         "email invalid",
-        {"email": "ada.example.org"},
-        "email 'ada.example.org' is not a valid email address. Expected the form name@example.com.",
+        {"attendee_email": "ada.example.org"},
+        "attendee_email 'ada.example.org' is not a valid email address. Expected the form name@example.com.",
     ),
     (
         "email without domain dot",
-        {"email": "ada@localhost"},
-        "email 'ada@localhost' is not a valid email address. Expected the form name@example.com.",
+        {"attendee_email": "ada@localhost"},
+        "attendee_email 'ada@localhost' is not a valid email address. Expected the form name@example.com.",
     ),
     (
         "email too long",
-        {"email": "a" * 250 + "@example.org"},
-        "email is 262 characters long; the maximum is 254.",
+        {"attendee_email": "a" * 250 + "@example.org"},
+        "attendee_email is 262 characters long; the maximum is 254.",
     ),
     (
         "consent as string",

@@ -60,7 +60,7 @@ def test_soak_export_and_registration(
             {
                 "first_name": "Zoë",
                 "last_name": f"Soak {index}",
-                "email": f"soak{index}@example.org",
+                "attendee_email": f"soak{index}@example.org",
                 "personal_data_sharing_accepted": True,
                 "external_id": f"soak-{index:03d}",
             }
@@ -94,7 +94,9 @@ def test_soak_export_and_registration(
             assert all(safe_to_resend(request) for request in earlier), external_id
             assert not safe_to_resend(last), f"{external_id} was sent again after an unknown outcome"
         else:
-            assert registered[attendee["email"]] == 1, f"{external_id} neither registered nor reported"
+            assert registered[attendee["attendee_email"]] == 1, (
+                f"{external_id} neither registered nor reported"
+            )
             assert all(safe_to_resend(request) for request in posts[external_id][:-1]), external_id
     assert registered.total() + len(unknown) >= ATTENDEES
     assert unknown, "no registration had an unknown outcome, so the soak did not exercise that rule"

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 ARGUMENT_NAMES = {
     "firstName": "first_name",
     "lastName": "last_name",
-    "email": "email",
+    "email": "attendee_email",
     "isPersonalDataSharingAccepted": "personal_data_sharing_accepted",
     "externalId": "external_id",
 }
@@ -42,7 +42,7 @@ class VoilaRegisterAttendeeOperator(BaseOperator):
             program_id="{{ params.program_id }}",
             first_name="Ada",
             last_name="Lovelace",
-            email="ada@example.com",
+            attendee_email="ada@example.com",
             personal_data_sharing_accepted=True,
             external_id="crm-1815",
         )
@@ -50,7 +50,8 @@ class VoilaRegisterAttendeeOperator(BaseOperator):
     :param program_id: Voilà program id. (templated)
     :param first_name: attendee first name. (templated)
     :param last_name: attendee last name. (templated)
-    :param email: attendee email address. (templated)
+    :param attendee_email: attendee email address. (templated) It is not called ``email`` because
+        ``BaseOperator`` already has an ``email`` argument, for failure alerts.
     :param personal_data_sharing_accepted: GDPR consent, a boolean. A template renders to a string,
         which is rejected unless the DAG sets ``render_template_as_native_obj=True``. (templated)
     :param external_id: your own id for the attendee, optional. (templated)
@@ -64,7 +65,7 @@ class VoilaRegisterAttendeeOperator(BaseOperator):
         "program_id",
         "first_name",
         "last_name",
-        "email",
+        "attendee_email",
         "personal_data_sharing_accepted",
         "external_id",
     )
@@ -76,7 +77,7 @@ class VoilaRegisterAttendeeOperator(BaseOperator):
         program_id: str,
         first_name: str,
         last_name: str,
-        email: str,
+        attendee_email: str,
         personal_data_sharing_accepted: bool,
         external_id: str | None = None,
         max_attempts: int | None = None,
@@ -88,7 +89,7 @@ class VoilaRegisterAttendeeOperator(BaseOperator):
         self.program_id = program_id
         self.first_name = first_name
         self.last_name = last_name
-        self.email = email
+        self.attendee_email = attendee_email
         self.personal_data_sharing_accepted = personal_data_sharing_accepted
         self.external_id = external_id
         self.max_attempts = max_attempts
@@ -109,9 +110,9 @@ class VoilaRegisterAttendeeOperator(BaseOperator):
             {
                 "firstName": self.first_name,
                 "lastName": self.last_name,
-                "email": self.email,
+                "email": self.attendee_email,
                 "isPersonalDataSharingAccepted": self.personal_data_sharing_accepted,
-                "externalId": self.external_id,
+                "externalId": _optional_rendered(self.external_id),
             },
             labels=ARGUMENT_NAMES,
         )
@@ -123,3 +124,14 @@ class VoilaRegisterAttendeeOperator(BaseOperator):
             program_id,
         )
         return created
+
+
+def _optional_rendered(value: object) -> object:
+    """Return ``None`` for an optional field whose template rendered a null param as ``"None"``.
+
+    Without ``render_template_as_native_obj=True``, ``{{ params.x }}`` renders ``None`` as the
+    string ``"None"``, which must not be sent as an id.
+    """
+    if isinstance(value, str) and value.strip() in ("", "None"):
+        return None
+    return value
