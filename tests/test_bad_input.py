@@ -101,6 +101,19 @@ CONNECTION_CASES = [
     ),
 ]
 
+CONNECTION_CASES += [
+    (
+        "http base url without token url",
+        {"extra": {"organization_id": "org-demo", "token_url": None}},
+        "Connection 'voila_default': the API base URL 'http://127.0.0.1:{port}' is plain http, but token_url is unset, so the credentials would go to the production endpoint https://public-auth.voila.live/oauth2/token. Set token_url in the extra to the token endpoint of the same server.",
+    ),
+    (
+        "max attempts fractional",
+        {"extra": {"organization_id": "org-demo", "max_attempts": 2.5}},
+        "Connection 'voila_default': extra max_attempts must be a whole number, got 2.5. Remove it to use the default (5).",
+    ),
+]
+
 EXPORT_CASES = [
     (
         "unknown dataset",
@@ -228,7 +241,12 @@ def test_bad_connection(
     conn = json.loads(server.connection_json())
     conn.update(change)
     if isinstance(conn.get("extra"), dict) and "extra" in change:
-        conn["extra"] = {"token_url": server.token_url, **conn["extra"]}
+        conn["extra"] = {
+            key: value
+            for key, value in {"token_url": server.token_url, **conn["extra"]}.items()
+            if value is not None
+        }
+    expected = expected.replace("{port}", str(server.port))
     monkeypatch.setenv("AIRFLOW_CONN_VOILA_DEFAULT", json.dumps(conn))
     with pytest.raises(VoilaError) as caught:
         VoilaHook().ping()

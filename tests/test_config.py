@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from urllib.parse import quote
 
 import pytest
@@ -60,3 +61,12 @@ def test_json_and_uri_forms_agree(monkeypatch: pytest.MonkeyPatch) -> None:
         from_uri = VoilaHook().settings
         assert from_uri == from_json
         assert VoilaHook().ping() == {"organizationId": server.organization_id}
+
+
+def test_unknown_extra_key_warns(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    with FakeVoilaServer() as server:
+        monkeypatch.setenv("AIRFLOW_CONN_VOILA_DEFAULT", server.connection_json(organisation_id="typo"))
+        with caplog.at_level(logging.WARNING):
+            VoilaHook().ping()
+    assert "extra key 'organisation_id' is not a Voilà setting and is ignored" in caplog.text
+    assert "Did you mean 'organization_id'?" in caplog.text

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import json
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -12,6 +14,19 @@ from airflow_provider_voila.exceptions import VoilaConfigError
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection
+
+log = logging.getLogger(__name__)
+
+KNOWN_EXTRA_KEYS = (
+    "organization_id",
+    "token_url",
+    "scope",
+    "timeout",
+    "max_attempts",
+    "retry_budget",
+    "retry_base_delay",
+    "max_retry_wait",
+)
 
 
 @dataclass(frozen=True)
@@ -46,21 +61,25 @@ def settings_from_connection(conn: Connection) -> VoilaSettings:
     """
     conn_id = conn.conn_id
     extra = _load_extra(conn_id, conn.extra)
+    _warn_unknown_keys(conn_id, extra)
     client_id = _required_text(conn_id, "Client ID (login)", conn.login)
     client_secret = _required_text(conn_id, "Client Secret (password)", conn.password)
     organization_id = _required_text(conn_id, "organization_id (extra)", extra.get("organization_id"))
     _check_id_characters(conn_id, "organization_id", organization_id)
+    base_url = build_base_url(conn_id, conn.host, conn.port, conn.schema)
+    token_url = _check_url(conn_id, "token_url", extra.get("token_url") or routes.DEFAULT_TOKEN_URL)
+    _check_token_url_matches(conn_id, base_url, token_url)
     return VoilaSettings(
         conn_id=conn_id,
         client_id=client_id,
         client_secret=client_secret,
-        base_url=build_base_url(conn_id, conn.host, conn.port, conn.schema),
+        base_url=base_url,
         organization_id=organization_id,
-        token_url=_check_url(conn_id, "token_url", extra.get("token_url") or routes.DEFAULT_TOKEN_URL),
+        token_url=token_url,
         scope=_optional_text(conn_id, "scope", extra.get("scope")) or routes.DEFAULT_SCOPE,
         timeout=_positive_number(conn_id, "timeout", extra.get("timeout"), routes.DEFAULT_TIMEOUT),
-        max_attempts=int(
-            _positive_number(conn_id, "max_attempts", extra.get("max_attempts"), routes.DEFAULT_MAX_ATTEMPTS)
+        max_attempts=_positive_integer(
+            conn_id, "max_attempts", extra.get("max_attempts"), routes.DEFAULT_MAX_ATTEMPTS
         ),
         retry_budget=_positive_number(
             conn_id, "retry_budget", extra.get("retry_budget"), routes.DEFAULT_RETRY_BUDGET
@@ -95,6 +114,35 @@ def build_base_url(conn_id: str, host: str | None, port: int | None, path: str |
     if path and path.strip("/"):
         base_path = f"{base_path}/{path.strip('/')}"
     return f"{parts.scheme}://{netloc}{base_path}"
+
+
+def _warn_unknown_keys(conn_id: str, extra: dict[str, Any]) -> None:
+    for key in extra:
+        if key in KNOWN_EXTRA_KEYS:
+            continue
+        close = difflib.get_close_matches(key, KNOWN_EXTRA_KEYS, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        log.warning(
+            "Connection %r: extra key %r is not a Voilà setting and is ignored.%s Known keys: %s.",
+            conn_id,
+            key,
+            hint,
+            ", ".join(KNOWN_EXTRA_KEYS),
+        )
+
+
+def _check_token_url_matches(conn_id: str, base_url: str, token_url: str) -> None:
+    """Reject a plain-http base URL paired with the production token endpoint.
+
+    A local or test server is plain http, and without its own token_url the client secret would
+    be sent to the production token endpoint.
+    """
+    if base_url.startswith("http://") and token_url == routes.DEFAULT_TOKEN_URL:
+        raise VoilaConfigError(
+            f"Connection {conn_id!r}: the API base URL {base_url!r} is plain http, but token_url is "
+            f"unset, so the credentials would go to the production endpoint {routes.DEFAULT_TOKEN_URL}. "
+            "Set token_url in the extra to the token endpoint of the same server."
+        )
 
 
 def _load_extra(conn_id: str, extra: str | dict[str, Any] | None) -> dict[str, Any]:
@@ -161,6 +209,16 @@ def _check_url(conn_id: str, label: str, value: object) -> str:
             "Write it as scheme://host[:port][/path], for example https://public-api.voila.live."
         )
     return url
+
+
+def _positive_integer(conn_id: str, label: str, value: object, default: int) -> int:
+    number = _positive_number(conn_id, label, value, default)
+    if number != int(number):
+        raise VoilaConfigError(
+            f"Connection {conn_id!r}: extra {label} must be a whole number, got {value!r}. "
+            f"Remove it to use the default ({default})."
+        )
+    return int(number)
 
 
 def _positive_number(conn_id: str, label: str, value: object, default: float) -> float:
