@@ -37,6 +37,8 @@ class VoilaApiError(VoilaError):
     :param operation: route name, for example ``chat_messages``.
     :param status: HTTP status, or ``None`` when no response arrived.
     :param server_message: the message the server sent, shortened.
+    :param reason: short cause for retry logs, for example ``HTTP 503`` or ``ConnectionError``;
+        defaults to the HTTP status.
     """
 
     def __init__(
@@ -47,12 +49,14 @@ class VoilaApiError(VoilaError):
         status: int | None = None,
         server_message: str | None = None,
         retryable: bool = False,
+        reason: str | None = None,
     ) -> None:
         super().__init__(message)
         self.operation = operation
         self.status = status
         self.server_message = server_message
         self.retryable = retryable
+        self.reason = reason or (f"HTTP {status}" if status is not None else "no response")
 
 
 class VoilaAuthError(VoilaApiError):

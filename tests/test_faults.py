@@ -60,7 +60,7 @@ def test_retry_logged_with_route_status_and_wait(
     with caplog.at_level(logging.WARNING):
         VoilaHook().ping()
     (message,) = [r.getMessage() for r in caplog.records if "retrying in" in r.getMessage()]
-    assert message.startswith("ping failed (HTTP status 503), retrying in ")
+    assert message.startswith("ping failed (HTTP 503), retrying in ")
     assert "attempt 2 of 5" in message
 
 
@@ -218,9 +218,13 @@ def test_non_json_ping_quoted(monkeypatch: pytest.MonkeyPatch, server: FakeVoila
         VoilaHook().ping()
 
 
-def test_token_endpoint_retried(server: FakeVoilaServer) -> None:
+def test_token_endpoint_retried(server: FakeVoilaServer, caplog: pytest.LogCaptureFixture) -> None:
     server.faults.script("token", faults.status(503), faults.drop_before())
-    VoilaHook().ping()
+    with caplog.at_level(logging.WARNING):
+        VoilaHook().ping()
+    retries = [r.getMessage() for r in caplog.records if "retrying in" in r.getMessage()]
+    assert retries[0].startswith("token failed (HTTP 503), retrying in ")
+    assert retries[1].startswith("token failed (ConnectionError), retrying in ")
     assert server.counts["token"] == 3
     assert server.counts["ping"] == 1
 

@@ -75,7 +75,7 @@ def _ping_not_found_advice(settings: VoilaSettings) -> str:
 
 
 def transport_failure(operation: str, where: str, err: Exception) -> VoilaApiError:
-    """Build the retryable error for a request that got no HTTP answer."""
+    """Build the retryable error for a request that got no HTTP response."""
     if "Timeout" in type(err).__name__:
         message = (
             f"{where} timed out ({type(err).__name__}). Check that the host is reachable from the "
@@ -87,18 +87,21 @@ def transport_failure(operation: str, where: str, err: Exception) -> VoilaApiErr
             f"{where} could not connect or lost the connection ({type(err).__name__}). Check that the "
             "host and port in the URL are right and reachable from the Airflow worker or API server."
         )
-    return VoilaApiError(message, operation=operation, retryable=True)
+    return VoilaApiError(message, operation=operation, retryable=True, reason=type(err).__name__)
 
 
 def outcome_unknown(where: str, cause: Exception) -> VoilaOutcomeUnknownError:
     """Build the error for a registration whose request may have reached the server."""
-    reason = type(cause).__name__
     if isinstance(cause, VoilaApiError) and cause.status is not None:
-        reason = f"HTTP {cause.status}"
+        what_happened = (
+            f"the server returned HTTP {cause.status}, which does not tell whether it processed the request"
+        )
+    else:
+        what_happened = f"the request was sent but no response came back ({type(cause).__name__})"
     return VoilaOutcomeUnknownError(
-        f"{where}: the request was sent but no usable answer came back ({reason}), so the attendee may or "
-        "may not be registered. It was not sent again, to avoid a duplicate: check the attendee list in "
-        "Voilà Backstage before registering this attendee again.",
+        f"{where}: {what_happened}, so the attendee may or may not be registered. It was not sent "
+        "again, to avoid a duplicate: check the attendee list in Voilà Backstage before registering "
+        "this attendee again.",
         operation="register_attendee",
         status=cause.status if isinstance(cause, VoilaApiError) else None,
     )

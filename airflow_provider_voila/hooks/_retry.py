@@ -48,7 +48,10 @@ class RetryState:
     max_delay: float = DEFAULT_MAX_RETRY_WAIT
     attempts: int = 0
     started: float = field(default_factory=time.monotonic)
-    exhausted_advice: str = "Raise max_attempts or retry_budget in the connection extra to wait longer."
+    exhausted_advice: str = (
+        "To wait longer, raise max_attempts or retry_budget in the connection extra, or in the "
+        "operator argument of the same name, which overrides it."
+    )
 
     def start_attempt(self) -> int:
         self.attempts += 1

@@ -329,11 +329,10 @@ class VoilaHook(BaseHook):
                 f"{retry.exhausted_advice}",
             )
             raise failure
-        status = failure.status if failure.status is not None else "no answer"
         log.warning(
-            "%s failed (HTTP status %s), retrying in %.2f s (attempt %d of %d)",
-            route.name,
-            status,
+            "%s failed (%s), retrying in %.2f s (attempt %d of %d)",
+            failure.operation,
+            failure.reason,
             wait,
             retry.attempts + 1,
             retry.max_attempts,
