@@ -214,11 +214,19 @@ def api_server(chromium_path: Path, tmp_path_factory: pytest.TempPathFactory) ->
 
 
 def _screenshot(page: Page, name: str, *, docs: bool = False) -> None:
+    """Save a full-page screenshot to tests/artifacts; a docs one also as a dialog crop beside it.
+
+    The README's images in docs/images are refreshed from the crops only when
+    VOILA_UPDATE_DOC_SCREENSHOTS=1, so that a test run leaves tracked files unchanged.
+    """
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / name), full_page=True)
     if docs:
-        DOCS_IMAGES.mkdir(parents=True, exist_ok=True)
-        page.get_by_role("dialog").screenshot(path=str(DOCS_IMAGES / name))
+        crop = ARTIFACTS / f"dialog-{name}"
+        page.get_by_role("dialog").screenshot(path=str(crop))
+        if os.environ.get("VOILA_UPDATE_DOC_SCREENSHOTS") == "1":
+            DOCS_IMAGES.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(crop, DOCS_IMAGES / name)
 
 
 def _toast(page: Page, text: str):

@@ -7,6 +7,9 @@ import threading
 from collections import defaultdict, deque
 from dataclasses import dataclass
 
+# Route names as FakeVoilaServer.counts uses them.
+ROUTE_NAMES = ("token", "ping", "register_attendee", "attendee_statistics", "chat_messages", "questions")
+
 
 @dataclass(frozen=True)
 class Fault:
@@ -71,11 +74,13 @@ class FaultPlan:
 
     def script(self, route: str, *faults: Fault | None) -> None:
         """Queue faults for the next requests to ``route``; ``None`` lets one request through."""
+        _check_routes([route])
         with self._lock:
             self._scripts[route].extend(faults)
 
     def set_rates(self, routes: list[str], rates: list[tuple[float, Fault]], seed: int = 0) -> None:
         """Inject each fault with its probability on every request to ``routes``."""
+        _check_routes(routes)
         with self._lock:
             self._rng = random.Random(seed)
             for route in routes:
@@ -97,3 +102,9 @@ class FaultPlan:
                     return fault
                 draw -= probability
             return None
+
+
+def _check_routes(routes: list[str]) -> None:
+    unknown = [route for route in routes if route not in ROUTE_NAMES]
+    if unknown:
+        raise ValueError(f"Unknown route names {unknown}. Use any of: {', '.join(ROUTE_NAMES)}.")

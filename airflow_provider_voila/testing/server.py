@@ -427,6 +427,10 @@ def _registration_problems(payload: object) -> list[str]:
 
 
 class _NullWriter:
+    """Stand-in for the socket writer that discards the response of a dropped request."""
+
+    closed = False
+
     def write(self, data: bytes) -> int:
         return len(data)
 
