@@ -58,9 +58,9 @@ def main() -> int:
                 f"The DAG run failed with exit code {result.returncode}; see the log above.", file=sys.stderr
             )
             return result.returncode
-        print(
-            f"\nToken requests served: {server.counts['token']}; API requests: {sum(server.counts.values())}"
-        )
+        token_requests = server.counts["token"]
+        api_requests = sum(server.counts.values()) - token_requests
+        print(f"\nRequests served: {token_requests} token, {api_requests} API")
 
     files = sorted(path for path in OUTPUT.rglob("*") if path.is_file())
     if not files:

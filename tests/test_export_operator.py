@@ -124,3 +124,19 @@ def test_leftover_temp_file_removed(voila_conn: FakeVoilaServer, tmp_path: Path)
     run_export(destination=tmp_path.as_uri(), datasets=["questions"])
     assert not leftover.exists()
     assert (tmp_path / "questions.jsonl").exists()
+
+
+def test_mapped_export_warns_on_shared_destination(
+    voila_conn: FakeVoilaServer, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    class MappedTaskInstance:
+        """Stand-in for the runtime task instance of map index 1; the operator reads only map_index."""
+
+        map_index = 1
+
+    operator = VoilaExportSessionOperator(
+        task_id="export", program_id="prog-1", session_id="sess-2", destination=tmp_path.as_uri()
+    )
+    operator.execute(context={"ti": MappedTaskInstance()})  # type: ignore[typeddict-item]
+    output = capfd.readouterr()
+    assert "whose path does not contain the session id" in output.out + output.err

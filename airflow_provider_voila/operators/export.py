@@ -38,9 +38,13 @@ class VoilaExportSessionOperator(BaseOperator):
         VoilaExportSessionOperator.partial(
             task_id="export",
             program_id="{{ params.program_id }}",
-            destination="s3://aws_default@my-bucket/voila/{{ ds }}",
             file_format="csv",
-        ).expand(session_id=["s1", "s2"])
+        ).expand_kwargs(
+            [
+                {"session_id": "s1", "destination": "s3://aws_default@my-bucket/voila/{{ ds }}/s1"},
+                {"session_id": "s2", "destination": "s3://aws_default@my-bucket/voila/{{ ds }}/s2"},
+            ]
+        )
 
     :param program_id: Voilà program id. (templated)
     :param session_id: Voilà session id. (templated)
@@ -101,6 +105,7 @@ class VoilaExportSessionOperator(BaseOperator):
             destination=self.destination,
             file_format=self.file_format,
         )
+        self._warn_if_mapped_sessions_share_files(context, arguments)
         results: dict[str, Any] = {}
         for dataset in arguments.datasets:
             started = time.monotonic()
@@ -152,6 +157,21 @@ class VoilaExportSessionOperator(BaseOperator):
             )
         self.log.info("Wrote %s (%d records, %d bytes)", written.uri, written.records, written.bytes)
         return written.as_dict()
+
+    def _warn_if_mapped_sessions_share_files(self, context: Context, arguments: Any) -> None:
+        task_instance = context.get("ti")
+        map_index = getattr(task_instance, "map_index", -1)
+        if map_index is None or map_index < 0 or arguments.destination is None:
+            return
+        if arguments.session_id not in str(arguments.destination):
+            self.log.warning(
+                "Mapped export %d writes session %s to %s, whose path does not contain the session id. "
+                "If other mapped tasks use the same destination, their files overwrite each other; "
+                "give each session its own destination, for example with .expand_kwargs().",
+                map_index,
+                arguments.session_id,
+                arguments.destination,
+            )
 
     def _check_empty(self, dataset: str, count: int, session_id: str) -> None:
         if count:
