@@ -1,4 +1,9 @@
-"""Writing datasets to object storage as JSON Lines, JSON or CSV, atomically and in bounded memory."""
+"""Writing datasets to object storage as JSON Lines, JSON or CSV, atomically and in bounded memory.
+
+Writers take ``(raw_bytes, record)`` pairs: JSON Lines and JSON copy each record's bytes as the API
+sent them, and CSV formats the decoded record. Memory stays bounded by one write buffer and one
+record, whatever the number of records.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +17,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
 
+import orjson
+
 from airflow_provider_voila.exceptions import VoilaError, VoilaValidationError
+from airflow_provider_voila.hooks._array_stream import decode_element
 
 if TYPE_CHECKING:
     from airflow.sdk import ObjectStoragePath
@@ -23,7 +31,9 @@ FILE_FORMATS = ("jsonl", "json", "csv")
 # Marks a file being written. A killed task can leave one behind; the next write removes it.
 TEMP_MARKER = ".voila-tmp-"
 PROGRESS_EVERY = 100_000
-CSV_FLUSH_CHARS = 1 << 20
+WRITE_BUFFER_BYTES = 1 << 20
+
+RawRecord = tuple[bytes, dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -38,6 +48,10 @@ class WrittenFile:
         return {"uri": self.uri, "records": self.records, "bytes": self.bytes}
 
 
+class EmptyDatasetError(VoilaError):
+    """A dataset had no records and the caller asked for that to fail; nothing was written."""
+
+
 def check_file_format(file_format: object) -> str:
     if file_format not in FILE_FORMATS:
         raise VoilaValidationError(
@@ -47,18 +61,35 @@ def check_file_format(file_format: object) -> str:
     return str(file_format)
 
 
-def to_json(record: Any) -> str:
-    """Serialize one record as compact UTF-8 JSON text, keeping every field and type."""
-    return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+def to_json_bytes(value: Any) -> bytes:
+    """Serialize a value as compact UTF-8 JSON, keeping every field and type."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        # orjson rejects integers beyond 64 bits, which the standard library writes exactly.
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def pair_records(records: Iterable[dict[str, Any]]) -> Iterator[RawRecord]:
+    """Return ``(raw_bytes, record)`` pairs for records that arrive without their original bytes."""
+    for record in records:
+        yield to_json_bytes(record), record
 
 
 def write_records(
-    records: Iterable[dict[str, Any]], target: ObjectStoragePath, file_format: str
+    records: Iterable[RawRecord],
+    target: ObjectStoragePath,
+    file_format: str,
+    *,
+    allow_empty: bool = True,
 ) -> WrittenFile:
-    """Write ``records`` to ``target`` so that the file appears there only once it is complete.
+    """Write ``(raw_bytes, record)`` pairs to ``target`` so that the file appears only once complete.
 
     The data goes to a temporary name in the same folder and is renamed into place at the end. On
     any failure the temporary file is removed and a previous file at ``target`` stays untouched.
+
+    :param allow_empty: when false, a dataset without records raises :class:`EmptyDatasetError`
+        before the rename, so that an earlier file at ``target`` is kept.
     """
     check_file_format(file_format)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -66,13 +97,16 @@ def write_records(
     temp = target.parent / f".{target.name}{TEMP_MARKER}{uuid.uuid4().hex}"
     try:
         with temp.open("wb") as raw:
-            counter = _CountingWriter(raw)
-            records_written = _WRITERS[file_format](records, counter, target)
+            out = _BufferedCounter(raw)
+            records_written = _WRITERS[file_format](_checked(records, target), out)
+            out.flush()
+        if not records_written and not allow_empty:
+            raise EmptyDatasetError(f"{target.name} has no records")
         temp.rename(target)
     except BaseException:
         _remove_quietly(temp)
         raise
-    return WrittenFile(uri=str(target), records=records_written, bytes=counter.bytes)
+    return WrittenFile(uri=str(target), records=records_written, bytes=out.bytes)
 
 
 def remove_leftovers(target: ObjectStoragePath) -> None:
@@ -82,49 +116,67 @@ def remove_leftovers(target: ObjectStoragePath) -> None:
         _remove_quietly(leftover)
 
 
-class _CountingWriter:
-    """Binary file wrapper that counts the bytes written."""
+class _BufferedCounter:
+    """Binary writer that batches small writes into large ones and counts the bytes."""
 
     def __init__(self, raw: IO[bytes]) -> None:
         self._raw = raw
+        self._parts: list[bytes] = []
+        self._pending = 0
         self.bytes = 0
 
-    def write(self, data: bytes) -> int:
-        self._raw.write(data)
+    def write(self, data: bytes) -> None:
+        self._parts.append(data)
+        self._pending += len(data)
         self.bytes += len(data)
-        return len(data)
+        if self._pending >= WRITE_BUFFER_BYTES:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._parts:
+            self._raw.write(b"".join(self._parts))
+            self._parts.clear()
+            self._pending = 0
 
 
-def _write_jsonl(records: Iterable[dict[str, Any]], out: _CountingWriter, target: ObjectStoragePath) -> int:
+def _one_line(raw: bytes) -> bytes:
+    # JSON strings cannot contain raw line breaks, so any line break in raw is whitespace between
+    # tokens and may become a space.
+    if b"\n" in raw or b"\r" in raw:
+        return raw.replace(b"\r", b" ").replace(b"\n", b" ")
+    return raw
+
+
+def _write_jsonl(records: Iterable[RawRecord], out: _BufferedCounter) -> int:
     count = 0
-    for record in _with_progress(records, target):
-        out.write(to_json(record).encode() + b"\n")
+    for raw, _record in records:
+        out.write(_one_line(raw) + b"\n")
         count += 1
     return count
 
 
-def _write_json(records: Iterable[dict[str, Any]], out: _CountingWriter, target: ObjectStoragePath) -> int:
+def _write_json(records: Iterable[RawRecord], out: _BufferedCounter) -> int:
     count = 0
     out.write(b"[")
-    for record in _with_progress(records, target):
-        out.write((b",\n" if count else b"\n") + to_json(record).encode())
+    for raw, _record in records:
+        out.write((b",\n" if count else b"\n") + raw)
         count += 1
     out.write(b"\n]\n" if count else b"]\n")
     return count
 
 
-def _write_csv(records: Iterable[dict[str, Any]], out: _CountingWriter, target: ObjectStoragePath) -> int:
+def _write_csv(records: Iterable[RawRecord], out: _BufferedCounter) -> int:
     """Write CSV with one column per field seen in any record, in order of first appearance.
 
-    The header is only known after the last record, so the records are spooled to a local
+    The header is only known after the last record, so the raw records are spooled to a local
     temporary file as JSON Lines first and the CSV is written in a second pass.
     """
     columns: dict[str, None] = {}
     count = 0
     with tempfile.TemporaryFile("w+b") as spool:
-        for record in _with_progress(records, target):
+        for raw, record in records:
             columns.update(dict.fromkeys(record))
-            spool.write(to_json(record).encode() + b"\n")
+            spool.write(_one_line(raw) + b"\n")
             count += 1
         spool.seek(0)
         buffer = io.StringIO()
@@ -132,34 +184,34 @@ def _write_csv(records: Iterable[dict[str, Any]], out: _CountingWriter, target: 
         if columns:
             writer.writerow(columns)
         for line in spool:
-            record = json.loads(line)
+            record = decode_element(line)
             writer.writerow([_csv_cell(record.get(column)) for column in columns])
-            if buffer.tell() >= CSV_FLUSH_CHARS:
+            if buffer.tell() >= WRITE_BUFFER_BYTES:
                 _flush_text(buffer, out)
         _flush_text(buffer, out)
     return count
 
 
 def _csv_cell(value: Any) -> str:
-    """Format one CSV cell: text as is, nested values and booleans as JSON, a missing field empty."""
+    """Format one CSV cell: text as is, nested values and booleans as JSON, null or missing empty."""
     if value is None:
         return ""
     if isinstance(value, str):
         return value
-    return to_json(value)
+    return to_json_bytes(value).decode()
 
 
-def _flush_text(buffer: io.StringIO, out: _CountingWriter) -> None:
+def _flush_text(buffer: io.StringIO, out: _BufferedCounter) -> None:
     out.write(buffer.getvalue().encode())
     buffer.seek(0)
     buffer.truncate()
 
 
-def _with_progress(records: Iterable[dict[str, Any]], target: ObjectStoragePath) -> Iterator[dict[str, Any]]:
-    for count, record in enumerate(records, start=1):
+def _checked(records: Iterable[RawRecord], target: ObjectStoragePath) -> Iterator[RawRecord]:
+    for count, (raw, record) in enumerate(records, start=1):
         if not isinstance(record, dict):
             raise VoilaError(f"Record {count} for {target} is a {type(record).__name__}, not a JSON object.")
-        yield record
+        yield raw, record
         if count % PROGRESS_EVERY == 0:
             log.info("%s: %d records written so far", target.name, count)
 

@@ -140,3 +140,23 @@ def test_mapped_export_warns_on_shared_destination(
     operator.execute(context={"ti": MappedTaskInstance()})  # type: ignore[typeddict-item]
     output = capfd.readouterr()
     assert "whose path does not contain the session id" in output.out + output.err
+
+
+def test_fail_on_empty_keeps_previous_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    previous = b'{"id": "kept"}\n'
+    (tmp_path / "questions.jsonl").write_bytes(previous)
+    data = EventData(overrides={"sess-1": SessionSizes(questions=0)})
+    with FakeVoilaServer(data=data) as server:
+        set_voila_connection(monkeypatch, server)
+        with pytest.raises(VoilaError, match="so nothing was written"):
+            run_export(destination=tmp_path.as_uri(), datasets=["questions"], fail_on_empty=True)
+    assert (tmp_path / "questions.jsonl").read_bytes() == previous
+    assert [path.name for path in tmp_path.iterdir()] == ["questions.jsonl"]
+
+
+def test_xcom_guard_fails_before_push(voila_conn: FakeVoilaServer) -> None:
+    size = len(json.dumps(voila_conn.records("chat_messages", "prog-1", "sess-1")))
+    with pytest.raises(VoilaError, match="larger than max_xcom_bytes") as caught:
+        run_export(datasets=["chat_messages"], max_xcom_bytes=size // 2)
+    assert "Set destination to write the records to storage" in str(caught.value)
+    assert run_export(datasets=["chat_messages"], max_xcom_bytes=size * 2)["chat_messages"]

@@ -206,7 +206,7 @@ def test_unexpected_body_quoted(
 
 def test_truncated_json_retried_then_reported(server: FakeVoilaServer) -> None:
     server.faults.script("questions", *[faults.body(b'[{"id": "a"}, {"id": "b", "te')] * 5)
-    with pytest.raises(VoilaApiError, match="ended early or broke after 1 records"):
+    with pytest.raises(VoilaApiError, match="ended early, after 1 records"):
         VoilaHook().consume_dataset("questions", "prog-1", "sess-1", list)
     assert server.counts["questions"] == 5
 

@@ -6,11 +6,11 @@ import json
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-import ijson
 from requests.exceptions import ChunkedEncodingError, ConnectionError, ContentDecodingError, ReadTimeout
 from urllib3.exceptions import HTTPError as Urllib3HTTPError
 
 from airflow_provider_voila.exceptions import VoilaApiError
+from airflow_provider_voila.hooks._array_stream import ArrayFormatError, ArraySplitter
 
 if TYPE_CHECKING:
     import requests
@@ -52,7 +52,7 @@ def decode_json_object(response: requests.Response, operation: str, where: str) 
         payload = None
     if not isinstance(payload, dict):
         raise VoilaApiError(
-            f"{where} answered HTTP {response.status_code} with a body that is not a JSON object: "
+            f"{where} returned HTTP {response.status_code} with a body that is not a JSON object: "
             f"{snippet(body)}. Check that the URL points at the Voilà API.",
             operation=operation,
             status=response.status_code,
@@ -80,53 +80,59 @@ class _PeekingReader:
 def iter_json_array(response: requests.Response, operation: str, where: str) -> Iterator[dict[str, Any]]:
     """Yield the objects of a JSON array body one by one, without holding the whole body.
 
-    Numbers keep their JSON type: integers stay ``int`` and decimals become ``float``.
+    See :func:`iter_json_array_raw` for the errors.
+    """
+    for _raw, record in iter_json_array_raw(response, operation, where):
+        yield record
+
+
+def iter_json_array_raw(
+    response: requests.Response, operation: str, where: str
+) -> Iterator[tuple[bytes, dict[str, Any]]]:
+    """Yield ``(raw_bytes, record)`` for each object of a JSON array body while it streams in.
+
+    ``raw_bytes`` are the element exactly as the server sent it. In ``record``, numbers keep their
+    JSON type: integers stay ``int`` (of any size) and decimals become ``float``.
 
     :raises VoilaApiError: the body is not a JSON array of objects (not retryable), or the
         connection broke or the body ended early (retryable).
     """
     response.raw.decode_content = True
     reader = _PeekingReader(response.raw)
-    count = 0
+    splitter = ArraySplitter(reader.read)
     try:
-        for item in ijson.items(reader, "item", use_float=True):
-            if not isinstance(item, dict):
-                raise VoilaApiError(
-                    f"{where} returned an array whose item {count} is {type(item).__name__}, not an object. "
-                    "Check that the URL points at the Voilà API.",
-                    operation=operation,
-                    status=response.status_code,
-                )
-            count += 1
-            yield item
-    except ijson.IncompleteJSONError as err:
-        # yajl reports a body that stops early and a body that is not JSON with the same class.
-        if reader.bytes_read == 0 or (count == 0 and not reader.head.lstrip().startswith(b"[")):
+        yield from splitter
+    except ArrayFormatError as err:
+        if not reader.head.lstrip().startswith(b"["):
             raise _not_json_array(response, operation, where, reader.head) from None
+        if err.ended_early:
+            raise VoilaApiError(
+                f"{where} sent a body that ended early, after {splitter.records} records "
+                f"({reader.bytes_read} bytes).",
+                operation=operation,
+                status=response.status_code,
+                retryable=True,
+                reason=f"body ended early after {splitter.records} records",
+            ) from None
         raise VoilaApiError(
-            f"{where} sent a body that ended early or broke after {count} records "
-            f"({reader.bytes_read} bytes): {err}. The download is retried from the start.",
+            f"{where} returned an invalid array: {err}. Check that the base URL points at the Voilà API.",
             operation=operation,
             status=response.status_code,
-            retryable=True,
         ) from None
-    except ijson.JSONError:
-        raise _not_json_array(response, operation, where, reader.head) from None
     except STREAM_ERRORS as err:
         raise VoilaApiError(
-            f"{where}: the connection broke after {count} records ({reader.bytes_read} bytes): "
-            f"{type(err).__name__}. The download is retried from the start.",
+            f"{where}: the connection broke after {splitter.records} records ({reader.bytes_read} bytes): "
+            f"{type(err).__name__}.",
             operation=operation,
             status=response.status_code,
             retryable=True,
+            reason=f"connection broke after {splitter.records} records",
         ) from None
-    if count == 0 and not reader.head.lstrip().startswith(b"["):
-        raise _not_json_array(response, operation, where, reader.head)
 
 
 def _not_json_array(response: requests.Response, operation: str, where: str, head: bytes) -> VoilaApiError:
     return VoilaApiError(
-        f"{where} answered HTTP {response.status_code} with a body that is not a JSON array: "
+        f"{where} returned HTTP {response.status_code} with a body that is not a JSON array: "
         f"{snippet(head)}. Check that the base URL points at the Voilà API.",
         operation=operation,
         status=response.status_code,

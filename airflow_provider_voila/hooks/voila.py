@@ -22,7 +22,7 @@ from airflow_provider_voila.exceptions import (
 )
 from airflow_provider_voila.hooks._config import VoilaSettings, settings_from_connection
 from airflow_provider_voila.hooks._failures import describe_failure, outcome_unknown, transport_failure
-from airflow_provider_voila.hooks._responses import decode_json_object, iter_json_array
+from airflow_provider_voila.hooks._responses import decode_json_object, iter_json_array, iter_json_array_raw
 from airflow_provider_voila.hooks._retry import RetryState, parse_retry_after
 from airflow_provider_voila.hooks._token import TokenProvider
 from airflow_provider_voila.validation import check_path_id, validate_attendee
@@ -169,12 +169,17 @@ class VoilaHook(BaseHook):
         dataset: str,
         program_id: str,
         session_id: str,
-        consume: Callable[[Iterator[dict[str, Any]]], T],
+        consume: Callable[[Iterator[Any]], T],
+        *,
+        raw: bool = False,
     ) -> T:
         """Stream one dataset into ``consume`` and return its result, restarting on a broken stream.
 
         ``consume`` receives an iterator of records and must start over cleanly each time it is
         called, because a download that breaks midway is retried from the first record.
+
+        :param raw: pass ``(raw_bytes, record)`` pairs in place of records, where ``raw_bytes``
+            is the element exactly as the API sent it.
         """
         route, ids = self._dataset_route(dataset, program_id, session_id)
         where = self._where(route, ids)
@@ -183,6 +188,8 @@ class VoilaHook(BaseHook):
             try:
                 response = self._send(route, ids, stream=True, retry=retry)
                 with response:
+                    if raw:
+                        return consume(iter_json_array_raw(response, route.name, where))
                     return consume(iter_json_array(response, route.name, where))
             except VoilaApiError as err:
                 if not err.retryable:

@@ -10,15 +10,12 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
     from airflow.sdk import Context, ObjectStoragePath
 
     from airflow_provider_voila.hooks.voila import VoilaHook
-    from airflow_provider_voila.storage import WrittenFile
 
 ALL_DATASETS = ("attendee_statistics", "chat_messages", "questions")
-FILE_EXTENSIONS = {"jsonl": "jsonl", "json": "json", "csv": "csv"}
+DEFAULT_MAX_XCOM_BYTES = 1 << 20
 
 
 class VoilaExportSessionOperator(BaseOperator):
@@ -55,7 +52,9 @@ class VoilaExportSessionOperator(BaseOperator):
         the records to XCom. (templated)
     :param file_format: ``jsonl`` (default), ``json`` or ``csv``. (templated)
     :param fail_on_empty: fail the task when a dataset has no records, in place of writing an
-        empty file and logging a warning.
+        empty file and logging a warning. Nothing is written then, so an earlier file is kept.
+    :param max_xcom_bytes: without ``destination``, fail before pushing when a dataset's records
+        exceed this many bytes of JSON; 1 MiB by default, because XCom lives in the metadata DB.
     :param max_attempts: attempts per request, overriding the connection extra.
     :param retry_budget: seconds of retrying per request, overriding the connection extra.
     :param voila_conn_id: id of the ``voila`` connection.
@@ -73,6 +72,7 @@ class VoilaExportSessionOperator(BaseOperator):
         destination: str | ObjectStoragePath | None = None,
         file_format: str = "jsonl",
         fail_on_empty: bool = False,
+        max_xcom_bytes: int = DEFAULT_MAX_XCOM_BYTES,
         max_attempts: int | None = None,
         retry_budget: float | None = None,
         voila_conn_id: str = "voila_default",
@@ -85,6 +85,7 @@ class VoilaExportSessionOperator(BaseOperator):
         self.destination = destination
         self.file_format = file_format
         self.fail_on_empty = fail_on_empty
+        self.max_xcom_bytes = max_xcom_bytes
         self.max_attempts = max_attempts
         self.retry_budget = retry_budget
         self.voila_conn_id = voila_conn_id
@@ -96,7 +97,11 @@ class VoilaExportSessionOperator(BaseOperator):
         return VoilaHook(self.voila_conn_id, max_attempts=self.max_attempts, retry_budget=self.retry_budget)
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow_provider_voila.operators._export_steps import check_export_arguments
+        from airflow_provider_voila.operators._export_steps import (
+            check_export_arguments,
+            export_to_file,
+            export_to_xcom,
+        )
 
         arguments = check_export_arguments(
             program_id=self.program_id,
@@ -110,11 +115,14 @@ class VoilaExportSessionOperator(BaseOperator):
         for dataset in arguments.datasets:
             started = time.monotonic()
             if arguments.destination is None:
-                results[dataset] = self._export_to_xcom(arguments, dataset)
-                count = len(results[dataset])
+                records = export_to_xcom(self.hook, arguments, dataset, max_xcom_bytes=self.max_xcom_bytes)
+                results[dataset] = records
+                count = len(records)
             else:
-                results[dataset] = self._export_to_file(arguments, dataset, arguments.destination)
-                count = results[dataset]["records"]
+                written = export_to_file(self.hook, arguments, dataset, fail_on_empty=self.fail_on_empty)
+                self.log.info("Wrote %s (%d records, %d bytes)", written.uri, written.records, written.bytes)
+                results[dataset] = written.as_dict()
+                count = written.records
             self.log.info(
                 "Exported %d %s of session %s in %.1f s",
                 count,
@@ -124,39 +132,6 @@ class VoilaExportSessionOperator(BaseOperator):
             )
             self._check_empty(dataset, count, arguments.session_id)
         return results
-
-    def _export_to_xcom(self, arguments: Any, dataset: str) -> list[dict[str, Any]]:
-        return self.hook.consume_dataset(dataset, arguments.program_id, arguments.session_id, list)
-
-    def _export_to_file(self, arguments: Any, dataset: str, folder: ObjectStoragePath) -> dict[str, Any]:
-        from airflow_provider_voila.exceptions import VoilaError
-        from airflow_provider_voila.storage import write_records
-
-        target = folder / f"{dataset}.{FILE_EXTENSIONS[arguments.file_format]}"
-        received = 0
-
-        def count_and_write(records: Iterator[dict[str, Any]]) -> WrittenFile:
-            nonlocal received
-            received = 0
-
-            def counted() -> Iterator[dict[str, Any]]:
-                nonlocal received
-                for record in records:
-                    received += 1
-                    yield record
-
-            return write_records(counted(), target, arguments.file_format)
-
-        written = self.hook.consume_dataset(
-            dataset, arguments.program_id, arguments.session_id, count_and_write
-        )
-        if written.records != received:
-            raise VoilaError(
-                f"{written.uri} holds {written.records} records but {received} were received for "
-                f"{dataset} of session {arguments.session_id!r}. Rerun the task; if it repeats, report it."
-            )
-        self.log.info("Wrote %s (%d records, %d bytes)", written.uri, written.records, written.bytes)
-        return written.as_dict()
 
     def _warn_if_mapped_sessions_share_files(self, context: Context, arguments: Any) -> None:
         task_instance = context.get("ti")
@@ -177,10 +152,7 @@ class VoilaExportSessionOperator(BaseOperator):
         if count:
             return
         if self.fail_on_empty:
-            from airflow_provider_voila.exceptions import VoilaError
+            from airflow_provider_voila.operators._export_steps import empty_dataset_error
 
-            raise VoilaError(
-                f"Dataset {dataset} of session {session_id!r} has no records and fail_on_empty is set. "
-                "Check the session id, or unset fail_on_empty if an empty session is expected."
-            )
+            raise empty_dataset_error(dataset, session_id)
         self.log.warning("Dataset %s of session %s has no records", dataset, session_id)
