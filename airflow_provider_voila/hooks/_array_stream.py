@@ -111,8 +111,6 @@ class ArraySplitter:
             raise ArrayFormatError("the body ended before the closing ']'", ended_early=True)
         candidate = tail[:-1].rstrip(WHITESPACE)
         if not candidate:
-            if self.records:
-                raise ArrayFormatError("the array has a trailing comma")
             return
         record = self._try_decode(candidate)
         if record is None:

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import orjson
+
 FIRST_NAMES = [
     "Ada",
     "Zoë",
@@ -56,6 +58,10 @@ DEVICES = [
 ]
 BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
 EPOCH = datetime(2026, 11, 30, 18, 0, tzinfo=timezone.utc)
+# Large sessions repeat this many generated records, each with its own id.
+TEMPLATE_RECORDS = 1000
+ID_PLACEHOLDER = "@@record-id@@"
+ID_PLACEHOLDER_BYTES = ID_PLACEHOLDER.encode()
 
 
 def ksuid(rng: random.Random) -> str:
@@ -93,14 +99,42 @@ class EventData:
     def has_session(self, program_id: str, session_id: str) -> bool:
         return session_id in self.programs.get(program_id, [])
 
-    def records(self, dataset: str, program_id: str, session_id: str) -> list[dict[str, Any]]:
-        """Return the records of one dataset of a session, the same on every call."""
-        sizes = self.overrides.get(session_id, self.sizes)
-        count = getattr(sizes, dataset)
+    def count(self, dataset: str, session_id: str) -> int:
+        return int(getattr(self.overrides.get(session_id, self.sizes), dataset))
+
+    def records(
+        self, dataset: str, program_id: str, session_id: str, count: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Return the records of one dataset of a session, the same on every call.
+
+        :param count: number of records; the session's configured size by default.
+        """
+        count = self.count(dataset, session_id) if count is None else count
         rng = random.Random(f"{self.seed}/{program_id}/{session_id}/{dataset}")
         people = self._people(program_id, session_id)
         make = {"attendee_statistics": _attendee, "chat_messages": _message, "questions": _question}[dataset]
         return [make(rng, index, people) for index in range(count)]
+
+    def body(self, dataset: str, program_id: str, session_id: str) -> bytes:
+        """Return the JSON array body of one dataset of a session.
+
+        Sessions of up to ``TEMPLATE_RECORDS`` records are generated record by record. Larger ones
+        repeat that many generated records with a unique id each, so that a body of a million
+        records takes about a second to build.
+        """
+        count = self.count(dataset, session_id)
+        if count <= TEMPLATE_RECORDS:
+            return orjson.dumps(self.records(dataset, program_id, session_id))
+        id_field = "attendeeId" if dataset == "attendee_statistics" else "id"
+        templates = [
+            orjson.dumps({**record, id_field: ID_PLACEHOLDER})
+            for record in self.records(dataset, program_id, session_id, TEMPLATE_RECORDS)
+        ]
+        parts = [
+            templates[index % TEMPLATE_RECORDS].replace(ID_PLACEHOLDER_BYTES, b"%027d" % index)
+            for index in range(count)
+        ]
+        return b"[" + b",".join(parts) + b"]"
 
     def _people(self, program_id: str, session_id: str) -> list[dict[str, str]]:
         rng = random.Random(f"{self.seed}/{program_id}/{session_id}/people")

@@ -146,8 +146,7 @@ class FakeVoilaServer:
         with self._lock:
             cached = self._bodies.get(key)
         if cached is None:
-            records = self.data.records(dataset, program_id, session_id)
-            cached = json.dumps(records, ensure_ascii=False).encode()
+            cached = self.data.body(dataset, program_id, session_id)
             with self._lock:
                 self._bodies[key] = cached
         return cached
