@@ -98,7 +98,7 @@ def write_records(
     try:
         with temp.open("wb") as raw:
             out = _BufferedCounter(raw)
-            records_written = _WRITERS[file_format](_checked(records, target), out)
+            records_written = _WRITERS[file_format](_with_progress(records, target), out)
             out.flush()
         if not records_written and not allow_empty:
             raise EmptyDatasetError(f"{target.name} has no records")
@@ -149,10 +149,27 @@ def _one_line(raw: bytes) -> bytes:
 
 def _write_jsonl(records: Iterable[RawRecord], out: _BufferedCounter) -> int:
     count = 0
+    batch: list[bytes] = []
+    pending = 0
     for raw, _record in records:
-        out.write(_one_line(raw) + b"\n")
+        batch.append(raw)
+        pending += len(raw)
         count += 1
+        if pending >= WRITE_BUFFER_BYTES:
+            out.write(_jsonl_block(batch))
+            batch.clear()
+            pending = 0
+    if batch:
+        out.write(_jsonl_block(batch))
     return count
+
+
+def _jsonl_block(batch: list[bytes]) -> bytes:
+    """Join records into JSON Lines, checking line breaks once per block rather than per record."""
+    block = b"\n".join(batch) + b"\n"
+    if block.count(b"\n") == len(batch) and b"\r" not in block:
+        return block
+    return b"".join(_one_line(raw) + b"\n" for raw in batch)
 
 
 def _write_json(records: Iterable[RawRecord], out: _BufferedCounter) -> int:
@@ -183,13 +200,18 @@ def _write_csv(records: Iterable[RawRecord], out: _BufferedCounter) -> int:
         writer = csv.writer(buffer, lineterminator="\r\n")
         if columns:
             writer.writerow(columns)
-        for line in spool:
-            record = decode_element(line)
-            writer.writerow([_csv_cell(record.get(column)) for column in columns])
-            if buffer.tell() >= WRITE_BUFFER_BYTES:
-                _flush_text(buffer, out)
-        _flush_text(buffer, out)
+        while lines := spool.readlines(WRITE_BUFFER_BYTES):
+            for record in _decode_lines(lines):
+                values = map(record.get, columns)
+                writer.writerow([value if type(value) is str else _csv_cell(value) for value in values])
+            _flush_text(buffer, out)
     return count
+
+
+def _decode_lines(lines: list[bytes]) -> list[dict[str, Any]]:
+    """Decode a block of JSON Lines with one call, keeping integers of any size exact."""
+    block = b"[" + b",".join(lines) + b"]"
+    return decode_element(block)
 
 
 def _csv_cell(value: Any) -> str:
@@ -207,11 +229,11 @@ def _flush_text(buffer: io.StringIO, out: _BufferedCounter) -> None:
     buffer.truncate()
 
 
-def _checked(records: Iterable[RawRecord], target: ObjectStoragePath) -> Iterator[RawRecord]:
-    for count, (raw, record) in enumerate(records, start=1):
-        if not isinstance(record, dict):
-            raise VoilaError(f"Record {count} for {target} is a {type(record).__name__}, not a JSON object.")
-        yield raw, record
+def _with_progress(records: Iterable[RawRecord], target: ObjectStoragePath) -> Iterator[RawRecord]:
+    count = 0
+    for pair in records:
+        yield pair
+        count += 1
         if count % PROGRESS_EVERY == 0:
             log.info("%s: %d records written so far", target.name, count)
 

@@ -20,8 +20,9 @@ import orjson
 READ_BYTES = 1 << 20
 SEPARATOR = re.compile(rb"\}\s*,\s*\{")
 WHITESPACE = b" \t\r\n"
-# orjson decodes integers beyond 64 bits as floats; such records are decoded again exactly.
-LONG_DIGIT_RUN = re.compile(rb"\d{20}")
+# orjson decodes integers beyond 64 bits as floats, so a record with a number token of 20 or more
+# digits is decoded again exactly. A digit run inside a string can match too; it only costs time.
+LONG_NUMBER = re.compile(rb"[:\[,]\s*-?\d{20}")
 
 
 class ArrayFormatError(ValueError):
@@ -35,14 +36,18 @@ class ArrayFormatError(ValueError):
         self.ended_early = ended_early
 
 
-def decode_element(raw: bytes) -> Any:
-    """Decode one element exactly: orjson first, the standard library for what orjson would change."""
+def decode_element(raw: bytes, *, check_long_numbers: bool = True) -> Any:
+    """Decode one element exactly: orjson first, the standard library for what orjson would change.
+
+    :param check_long_numbers: pass ``False`` when the caller already knows that ``raw`` has no
+        number of 20 or more digits.
+    """
     try:
         value = orjson.loads(raw)
     except orjson.JSONDecodeError:
         # orjson rejects numbers beyond the double range, which the standard library accepts.
         return json.loads(raw, parse_constant=_reject_constant)
-    if LONG_DIGIT_RUN.search(raw):
+    if check_long_numbers and LONG_NUMBER.search(raw):
         return json.loads(raw, parse_constant=_reject_constant)
     return value
 
@@ -65,34 +70,29 @@ class ArraySplitter:
     def __iter__(self) -> Iterator[tuple[bytes, dict[str, Any]]]:
         buffer = self._read_until_array_start()
         start = 0  # offset in buffer of the element being assembled
-        at_end = False
+        try_decode = self._try_decode
         while True:
-            search_from = start
-            while True:
-                match = SEPARATOR.search(buffer, search_from)
-                if match is None:
-                    break
-                candidate = bytes(buffer[start : match.start() + 1])
-                record = self._try_decode(candidate)
-                search_from = match.end() - 1
+            # One search per buffer tells whether any record in it needs the exact decoder.
+            long_numbers = LONG_NUMBER.search(buffer, start) is not None
+            for match in SEPARATOR.finditer(buffer, start):
+                if match.start() < start:
+                    continue  # inside an element already yielded
+                candidate = buffer[start : match.start() + 1]
+                record = try_decode(candidate, long_numbers)
                 if record is not None:
                     self.records += 1
                     yield candidate, record
                     start = match.end() - 1
-            if at_end:
-                break
             chunk = self._read(READ_BYTES)
             if not chunk:
-                at_end = True
-                continue
+                break
             self.bytes_read += len(chunk)
-            del buffer[:start]
+            buffer = buffer[start:] + chunk
             start = 0
-            buffer += chunk
-        yield from self._last_element(bytes(buffer[start:]))
+        yield from self._last_element(buffer[start:])
 
-    def _read_until_array_start(self) -> bytearray:
-        buffer = bytearray()
+    def _read_until_array_start(self) -> bytes:
+        buffer = b""
         while True:
             chunk = self._read(READ_BYTES)
             if not chunk:
@@ -103,7 +103,7 @@ class ArraySplitter:
             if stripped:
                 if stripped[:1] != b"[":
                     raise ArrayFormatError("the body does not start with '['")
-                return bytearray(stripped[1:].lstrip(WHITESPACE))
+                return stripped[1:].lstrip(WHITESPACE)
 
     def _last_element(self, tail: bytes) -> Iterator[tuple[bytes, dict[str, Any]]]:
         tail = tail.rstrip(WHITESPACE)
@@ -121,9 +121,9 @@ class ArraySplitter:
         yield candidate, record
 
     @staticmethod
-    def _try_decode(candidate: bytes) -> dict[str, Any] | None:
+    def _try_decode(candidate: bytes, check_long_numbers: bool = True) -> dict[str, Any] | None:
         try:
-            value = decode_element(candidate)
+            value = decode_element(candidate, check_long_numbers=check_long_numbers)
         except ValueError:
             return None
         return value if isinstance(value, dict) else None
