@@ -11,14 +11,22 @@ from __future__ import annotations
 import csv
 import json
 import os
-import resource
 import sys
 import time
 from pathlib import Path
 
 
 def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # ru_maxrss is in KiB on Linux
+    """Return this process's peak resident size since exec, from VmHWM.
+
+    ``getrusage().ru_maxrss`` would not do: Linux carries it across exec, so a child forked from
+    the benchmark process (which holds the fake server's bodies) would report the parent's size.
+    """
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # the value is in kB
+    raise RuntimeError("VmHWM not found in /proc/self/status")
 
 
 def current_rss_mb() -> float:
