@@ -116,3 +116,9 @@ class VoilaRegisterAttendeeOperator(BaseOperator):
             program_id,
         )
         return created
+
+
+# Defined in its own module so that this one stays small; imported here under its public path.
+from airflow_provider_voila.operators._register_attendees import (  # noqa: E402
+    VoilaRegisterAttendeesOperator as VoilaRegisterAttendeesOperator,
+)
