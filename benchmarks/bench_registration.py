@@ -19,7 +19,7 @@ ROWS = 10_000
 QUICK_ROWS = 2_000
 SEQUENTIAL_SAMPLE = 500
 QUICK_SEQUENTIAL_SAMPLE = 100
-LATENCY = 0.02  # seconds the fake server adds to each API answer
+LATENCY = 0.02  # seconds the fake server adds before each API response
 CONCURRENCY = 8  # the operator's default max_concurrency
 SERVER_MAX_SECONDS = 900.0  # the server process stops by itself after this long without a command
 PROGRAM = "prog-1"
@@ -37,7 +37,7 @@ DESCRIPTION = (
 
 @dataclass
 class ServerCounts:
-    """What the server saw, sent back by the server process when it stops."""
+    """Request and registration counts that the server process sends back."""
 
     register_requests: int
     token_requests: int
@@ -46,7 +46,7 @@ class ServerCounts:
 
 
 def _serve(latency: float, pipe: Any) -> None:
-    """Run the fake server in this process until the pipe says stop, then send its counts back."""
+    """Run the fake server here, sending its counts on each command, until the command is "stop"."""
     from airflow_provider_voila.testing import FakeVoilaServer
 
     with FakeVoilaServer(latency=latency) as server:
@@ -157,18 +157,21 @@ def run(quick: bool = False) -> str:
     rows = QUICK_ROWS if quick else ROWS
     sample = QUICK_SEQUENTIAL_SAMPLE if quick else SEQUENTIAL_SAMPLE
     floor = rows * LATENCY / CONCURRENCY
+
     with ServerProcess(LATENCY) as server, tempfile.TemporaryDirectory() as folder:
         os.environ["AIRFLOW_CONN_VOILA_DEFAULT"] = server.connection
         pooled = _run_pooled(rows, Path(folder))
         after_pool = server.counts()
         sequential_sample = _run_sequential(sample, server.connection)
     sequential = sequential_sample * rows / sample
+
     figures = [
         ("Pooled engine, measured", pooled, pooled / floor),
         (f"Sequential loop, {sample} rows measured, extrapolated", sequential, sequential / floor),
         ("Floor: rows x latency / concurrency", floor, 1.0),
     ]
     once = after_pool.registrations == rows and after_pool.max_per_email == 1
+
     lines = [
         "## Registration",
         "",

@@ -20,7 +20,7 @@ import pytest
 
 from airflow_provider_voila.bulk.ledger import Ledger
 from airflow_provider_voila.bulk.pool import AdaptiveLimit, BulkRegistration
-from airflow_provider_voila.bulk.rows import build_column_map, check_rows, parse_consent
+from airflow_provider_voila.bulk.rows import build_column_map, check_rows, normalize_column, parse_consent
 from airflow_provider_voila.exceptions import VoilaConfigError, VoilaError, VoilaValidationError
 from airflow_provider_voila.operators.attendees import VoilaRegisterAttendeesOperator
 from airflow_provider_voila.testing import FakeVoilaServer, faults
@@ -163,7 +163,7 @@ def test_field_map_unknown_target() -> None:
     ],
 )
 def test_default_column_spellings(column: str, field: str) -> None:
-    assert build_column_map(None)[column.lower().replace(" ", "").replace("-", "").replace("_", "")] == field
+    assert build_column_map(None)[normalize_column(column)] == field
 
 
 # Row checks

@@ -38,7 +38,7 @@ class Ledger:
     """Append-only record of registration attempts, safe to call from many threads.
 
     Rows are identified by the key of :class:`~airflow_provider_voila.bulk.rows.InputRow`, which
-    holds no personal data. The row number and external id are stored as well, to help a person
+    contains no personal data. The row number and external id are stored as well, to help a person
     reading the file.
 
     NOTE: appending needs a file system that supports append mode (local disks and mounted

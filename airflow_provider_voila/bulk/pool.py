@@ -29,7 +29,7 @@ HookFactory = Callable[[Callable[[float], None], int], "VoilaHook"]
 
 @dataclass
 class Outcome:
-    """What happened to one input row: one line of the report."""
+    """Outcome of one input row, written as one line of the report."""
 
     row: int
     external_id: str | None
@@ -233,7 +233,7 @@ class BulkRegistration:
         elapsed = max(time.monotonic() - started, 1e-9)
         counts = ", ".join(f"{status} {self.counts[status]}" for status in STATUSES)
         self.log.info(
-            "Progress: %d of %d rows done, %.1f requests/s, %s; concurrency %d of %d, %d answers 429",
+            "Progress: %d of %d rows done, %.1f requests/s, %s; concurrency %d of %d; %d HTTP 429 responses",
             done,
             total,
             sent / elapsed,
@@ -254,7 +254,7 @@ def _outcome_from_ledger(row: InputRow, entry: LedgerEntry | None) -> Outcome | 
             row.number, row.external_id, "registered", entry.attendee_id, entry.access_link, message
         )
     message = (
-        "An earlier attempt sent this row but received no answer, so the attendee may or may not be "
+        "An earlier attempt sent this row but received no response, so the attendee may or may not be "
         "registered. It is not sent again. Check the attendee in Voilà Backstage; to send it again, "
         "delete its lines from the ledger."
     )

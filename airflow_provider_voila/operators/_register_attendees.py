@@ -24,8 +24,9 @@ class VoilaRegisterAttendeesOperator(BaseOperator):
     The input is either ``attendees``, a list of dicts (for example pulled from XCom), or
     ``source``, a CSV or JSON Lines file given as a local path or an ``ObjectStoragePath`` URI.
     CSV files may start with a UTF-8 BOM, use commas or semicolons and quote fields that contain
-    delimiters or line breaks. Column names are matched in any case and spelling, so ``First Name``,
-    ``first_name`` and ``firstName`` all fill ``firstName``; ``field_map`` adds or overrides names.
+    delimiters or line breaks. Column names match in any case and with or without spaces, dashes
+    and underscores, so ``First Name``, ``first_name`` and ``firstName`` all fill ``firstName``.
+    ``field_map`` adds or overrides names.
 
     Every row is checked before any request: first name, last name and email present, the email
     plausible, and the consent a boolean or one of true/false, yes/no, 1/0 in any case. A row that
@@ -38,7 +39,7 @@ class VoilaRegisterAttendeesOperator(BaseOperator):
 
     A ledger (``<report>.ledger.jsonl``) beside the report records each request before it is
     sent and its result after. A retry or rerun with the same input and report skips the attendees
-    already registered. An attendee whose request got no answer is reported as ``unknown`` and is
+    already registered. An attendee whose request got no response is reported as ``unknown`` and is
     not sent again, since it may already be registered.
 
     The report (CSV when ``report`` ends in ``.csv``, JSON Lines otherwise) has the columns
