@@ -460,3 +460,14 @@ def test_operator_import_skips_requests() -> None:
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert output.returncode == 0, output.stderr
     assert output.stdout.strip() == "False"
+
+
+def test_row_errors_logged_up_to_limit(
+    voila_conn: FakeVoilaServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    records = [person(i) for i in range(30)]
+    result = run_operator(tmp_path, program_id="prog-unknown", attendees=records, fail_on_error=False)
+    warnings = [line for line in capsys.readouterr().out.splitlines() if "failed: " in line]
+    assert result["counts"]["failed"] == 30
+    assert len(warnings) == 20
+    assert len(read_report(tmp_path / "report.csv")) == 30

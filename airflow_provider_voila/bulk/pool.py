@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from airflow_provider_voila.hooks.voila import VoilaHook
 
 STATUSES = ("registered", "rejected", "duplicate", "failed", "unknown")
+MAX_LOGGED_ROW_ERRORS = 20  # later row errors go to the report only, so a broken run cannot flood the log
 HookFactory = Callable[[Callable[[float], None], int], "VoilaHook"]
 
 
@@ -123,6 +124,7 @@ class BulkRegistration:
         self.counts: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._auth_error: VoilaAuthError | None = None
+        self._logged_errors = 0
 
     def run(self, rows: Sequence[InputRow]) -> list[Outcome]:
         """Return one :class:`Outcome` per row, in row order, after sending every row that needs it."""
@@ -220,14 +222,23 @@ class BulkRegistration:
     def _finish_unknown(self, row: InputRow, err: VoilaError) -> Outcome:
         assert row.key is not None
         self.ledger.record(row.key, "unknown", row.number, row.external_id, error=str(err))
-        self.log.warning("Row %d (external id %s): outcome unknown: %s", row.number, row.external_id, err)
+        self._log_row_error("Row %d (external id %s): outcome unknown: %s", row, err)
         return Outcome(row.number, row.external_id, "unknown", error=str(err))
 
     def _finish_failed(self, row: InputRow, err: VoilaError) -> Outcome:
         assert row.key is not None
         self.ledger.record(row.key, "failed", row.number, row.external_id, error=str(err))
-        self.log.warning("Row %d (external id %s) failed: %s", row.number, row.external_id, err)
+        self._log_row_error("Row %d (external id %s) failed: %s", row, err)
         return Outcome(row.number, row.external_id, "failed", error=str(err))
+
+    def _log_row_error(self, template: str, row: InputRow, err: VoilaError) -> None:
+        with self._lock:
+            self._logged_errors += 1
+            count = self._logged_errors
+        if count <= MAX_LOGGED_ROW_ERRORS:
+            self.log.warning(template, row.number, row.external_id, err)
+        if count == MAX_LOGGED_ROW_ERRORS:
+            self.log.warning("%d row errors logged; further ones are written to the report only", count)
 
     def _log_progress(self, done: int, total: int, sent: int, started: float) -> None:
         elapsed = max(time.monotonic() - started, 1e-9)
