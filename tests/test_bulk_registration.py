@@ -328,6 +328,7 @@ def test_report_contents(voila_conn: FakeVoilaServer, tmp_path: Path) -> None:
     assert "not a valid email address" in report[1]["error"]
     assert report[1]["attendee_id"] == ""
     assert result["report"] == str(tmp_path / "report.csv")
+    assert set(result) == {"report", "total", "counts"}  # no rows in XCom
     assert result["counts"] == {"registered": 2, "rejected": 1, "duplicate": 1, "failed": 0, "unknown": 0}
 
 

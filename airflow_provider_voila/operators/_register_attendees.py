@@ -45,7 +45,7 @@ class VoilaRegisterAttendeesOperator(BaseOperator):
     The report (CSV when ``report`` ends in ``.csv``, JSON Lines otherwise) has the columns
     ``row``, ``external_id``, ``status`` (registered, rejected, duplicate, failed or unknown),
     ``attendee_id``, ``access_link`` and ``error``. The return value (XCom) holds only the
-    counts per status and the report and ledger URIs.
+    counts per status, the number of rows and the report URI.
 
     .. code-block:: python
 
@@ -131,7 +131,7 @@ class VoilaRegisterAttendeesOperator(BaseOperator):
             log=self.log,
         )
         outcomes = engine.run(rows)
-        return self._finish(outcomes, report, ledger.path)
+        return self._finish(outcomes, report)
 
     def _check_arguments(self) -> None:
         from airflow_provider_voila.exceptions import VoilaConfigError
@@ -167,9 +167,7 @@ class VoilaRegisterAttendeesOperator(BaseOperator):
             records = list(self.attendees or [])
         return list(check_rows(program_id, records, columns))
 
-    def _finish(
-        self, outcomes: list[Outcome], report: ObjectStoragePath, ledger: ObjectStoragePath
-    ) -> dict[str, Any]:
+    def _finish(self, outcomes: list[Outcome], report: ObjectStoragePath) -> dict[str, Any]:
         from airflow_provider_voila.bulk.pool import STATUSES
         from airflow_provider_voila.exceptions import VoilaError
         from airflow_provider_voila.storage import write_records
@@ -188,4 +186,4 @@ class VoilaRegisterAttendeesOperator(BaseOperator):
                 f"processed; see the error column of the report {report}. Fix the rejected and failed "
                 "rows and rerun: registered rows are skipped. Set fail_on_error=False to only report."
             )
-        return {"report": str(report), "ledger": str(ledger), "total": len(outcomes), "counts": counts}
+        return {"report": str(report), "total": len(outcomes), "counts": counts}
