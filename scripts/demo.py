@@ -54,13 +54,9 @@ def main() -> int:
             [airflow, "dags", "test", "voila_post_live_export", RUN_DATE, "-c", conf], env=env
         )
         if result.returncode != 0:
-            print(
-                f"The DAG run failed with exit code {result.returncode}; see the log above.", file=sys.stderr
-            )
+            print(f"The DAG run failed with exit code {result.returncode}; see the log above.", file=sys.stderr)
             return result.returncode
-        print(
-            f"\nToken requests served: {server.counts['token']}; API requests: {sum(server.counts.values())}"
-        )
+        print(f"\nToken requests served: {server.counts['token']}; API requests: {sum(server.counts.values())}")
 
     files = sorted(path for path in OUTPUT.rglob("*") if path.is_file())
     if not files:
