@@ -59,6 +59,8 @@ class VoilaHook(BaseHook):
     :param max_attempts: attempts per call, the first included; overrides the connection extra.
     :param retry_budget: seconds after which no new attempt starts; overrides the connection extra.
     :param pool_size: HTTP connections kept open, at least the number of threads calling the hook.
+    :param on_rate_limited: called with the wait in seconds each time the API answers 429, before
+        the hook waits or gives up; bulk callers use it to slow all their threads down.
     """
 
     conn_name_attr = "voila_conn_id"
@@ -73,12 +75,14 @@ class VoilaHook(BaseHook):
         max_attempts: int | None = None,
         retry_budget: float | None = None,
         pool_size: int = 10,
+        on_rate_limited: Callable[[float], None] | None = None,
     ) -> None:
         super().__init__()
         self.voila_conn_id = voila_conn_id
         self._max_attempts = max_attempts
         self._retry_budget = retry_budget
         self._pool_size = pool_size
+        self._on_rate_limited = on_rate_limited
 
     @cached_property
     def settings(self) -> VoilaSettings:
@@ -330,6 +334,8 @@ class VoilaHook(BaseHook):
         """Sleep before the next attempt, or raise ``failure`` when attempts or time run out."""
         retry_after = parse_retry_after(response.headers.get("Retry-After")) if response is not None else None
         wait = retry.next_wait(retry_after)
+        if failure.status == 429 and self._on_rate_limited is not None:
+            self._on_rate_limited(retry_after if retry_after is not None else (wait or 0.0))
         if wait is None:
             failure.args = (
                 f"{failure.args[0]} Gave up after {retry.attempts} attempts in {retry.elapsed():.1f} s. "

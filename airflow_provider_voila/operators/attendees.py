@@ -135,3 +135,9 @@ def _optional_rendered(value: object) -> object:
     if isinstance(value, str) and value.strip() in ("", "None"):
         return None
     return value
+
+
+# Defined in its own module so that this one stays small; imported here under its public path.
+from airflow_provider_voila.operators._register_attendees import (  # noqa: E402
+    VoilaRegisterAttendeesOperator as VoilaRegisterAttendeesOperator,
+)
