@@ -74,6 +74,8 @@ class ArraySplitter:
         while True:
             # One search per buffer tells whether any record in it needs the exact decoder.
             long_numbers = LONG_NUMBER.search(buffer, start) is not None
+            # NOTE: each false separator inside one record costs a decode of the record so far, so a
+            # single record with thousands of "},{" inside strings takes time quadratic in its size.
             for match in SEPARATOR.finditer(buffer, start):
                 if match.start() < start:
                     continue  # inside an element already yielded
