@@ -49,6 +49,11 @@ def test_numbers_keep_text_and_type() -> None:
     assert isinstance(record["a"], float)
 
 
+def test_byte_order_mark_ignored() -> None:
+    pairs = split(b'\xef\xbb\xbf [{"a": 1}]', chunk=1)
+    assert pairs == [(b'{"a": 1}', {"a": 1})]
+
+
 @pytest.mark.parametrize("body", [b"[]", b"  [ ]  ", b"\n[\n]\n"])
 def test_empty_arrays(body: bytes) -> None:
     assert split(body) == []

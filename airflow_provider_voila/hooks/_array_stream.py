@@ -20,6 +20,7 @@ import orjson
 READ_BYTES = 1 << 20
 SEPARATOR = re.compile(rb"\}\s*,\s*\{")
 WHITESPACE = b" \t\r\n"
+UTF8_BOM = b"\xef\xbb\xbf"
 # orjson decodes integers beyond 64 bits as floats, so a record with a number token of 20 or more
 # digits is decoded again exactly. A digit run inside a string can match too; it only costs time.
 LONG_NUMBER = re.compile(rb"[:\[,]\s*-?\d{20}")
@@ -101,7 +102,10 @@ class ArraySplitter:
                 raise ArrayFormatError("the body is empty or only whitespace")
             self.bytes_read += len(chunk)
             buffer += chunk
-            stripped = buffer.lstrip(WHITESPACE)
+            if len(buffer) < len(UTF8_BOM) and UTF8_BOM.startswith(buffer):
+                continue
+            # RFC 8259 forbids a byte order mark but lets parsers ignore one, as this one does.
+            stripped = buffer.removeprefix(UTF8_BOM).lstrip(WHITESPACE)
             if stripped:
                 if stripped[:1] != b"[":
                     raise ArrayFormatError("the body does not start with '['")
