@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import quote
 
 DEFAULT_BASE_URL = "https://public-api.voila.live"
 DEFAULT_TOKEN_URL = "https://public-auth.voila.live/oauth2/token"
@@ -25,7 +26,8 @@ class Route:
     idempotent: bool = True
 
     def format(self, **ids: str) -> str:
-        return self.path.format(**ids)
+        """Return the path with each id percent-encoded, so that no id can change the path."""
+        return self.path.format(**{name: quote(value, safe="") for name, value in ids.items()})
 
 
 # NOTE: the published API reference prints only the ping path. The other paths are inferred

@@ -13,6 +13,8 @@ MAX_NAME_LENGTH = 255
 MAX_EMAIL_LENGTH = 254  # RFC 5321 path limit
 MAX_EXTERNAL_ID_LENGTH = 255
 MAX_ID_LENGTH = 255
+# Characters that would change the request path or query if an id contained them.
+FORBIDDEN_ID_CHARACTERS = "/?#%\\"
 
 # API field name -> the maximum length of its text.
 REQUIRED_TEXT_FIELDS = {"firstName": MAX_NAME_LENGTH, "lastName": MAX_NAME_LENGTH, "email": MAX_EMAIL_LENGTH}
@@ -30,7 +32,12 @@ def check_path_id(name: str, value: object) -> str:
     stripped = value.strip()
     if not stripped:
         raise VoilaValidationError(name, f"{name} is empty. Copy the id from Voilà Backstage.")
-    bad = [char for char in "/?#" if char in stripped] + [" "] * any(c.isspace() for c in stripped)
+    if stripped in (".", ".."):
+        raise VoilaValidationError(
+            name, f"{name} {value!r} is a path segment, not an id. Copy the id from Voilà Backstage."
+        )
+    bad = [char for char in FORBIDDEN_ID_CHARACTERS if char in stripped]
+    bad += [" "] * any(c.isspace() or not c.isprintable() for c in stripped)
     if bad:
         shown = ", ".join(repr(char) for char in dict.fromkeys(bad))
         raise VoilaValidationError(

@@ -114,6 +114,19 @@ CONNECTION_CASES += [
     ),
 ]
 
+CONNECTION_CASES += [
+    (
+        "credentials in base url",
+        {"host": "http://user:hunter2@127.0.0.1:8080"},
+        "Connection 'voila_default': host (API base URL) contains user:password@ before the host, which would replace the Client ID and Secret. Remove it; the credentials belong in login and password.",
+    ),
+    (
+        "organization id dot dot",
+        {"extra": {"organization_id": ".."}},
+        "Connection 'voila_default': organization_id '..' contains a path segment or a space, which cannot appear in an id. Copy the id from Voilà Backstage.",
+    ),
+]
+
 EXPORT_CASES = [
     (
         "unknown dataset",
@@ -156,6 +169,19 @@ EXPORT_CASES = [
         "program id with hash",
         {"program_id": "prog#1"},
         "program_id 'prog#1' contains '#', which an id cannot contain. Copy the id from Voilà Backstage.",
+    ),
+]
+
+EXPORT_CASES += [
+    (
+        "program id dot dot",
+        {"program_id": ".."},
+        "program_id '..' is a path segment, not an id. Copy the id from Voilà Backstage.",
+    ),
+    (
+        "session id percent encoded",
+        {"session_id": "a%2Fb"},
+        "session_id 'a%2Fb' contains '%', which an id cannot contain. Copy the id from Voilà Backstage.",
     ),
 ]
 

@@ -312,3 +312,30 @@ def test_post_retried_on_connection_refused(monkeypatch: pytest.MonkeyPatch, ser
         refused.register_attendee("prog-1", ATTENDEE)
     assert not isinstance(caught.value, VoilaOutcomeUnknownError)
     assert "Gave up after 3 attempts" in str(caught.value)
+
+
+def test_rate_limit_callback_gets_capped_wait(server: FakeVoilaServer) -> None:
+    waits: list[float] = []
+    server.faults.script("ping", faults.status(429, retry_after="86400"))
+    VoilaHook(on_rate_limited=waits.append).ping()
+    assert waits == [2.0]  # max_retry_wait, not a day
+
+
+@pytest.mark.parametrize(
+    "body", [b"[" * 100_000 + b"]" * 100_000, b'[{"a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}]"]
+)
+def test_deeply_nested_body_is_api_error(
+    monkeypatch: pytest.MonkeyPatch, server: FakeVoilaServer, body: bytes
+) -> None:
+    set_voila_connection(monkeypatch, server, max_attempts=1)
+    server.faults.script("questions", faults.body(body))
+    with pytest.raises(VoilaApiError):
+        list(VoilaHook().get_questions("prog-1", "sess-1"))
+
+
+def test_token_body_never_quoted(monkeypatch: pytest.MonkeyPatch, server: FakeVoilaServer) -> None:
+    set_voila_connection(monkeypatch, server, max_attempts=1)
+    server.faults.script("token", faults.status(500, body=b'{"access_token": "tok-should-not-leak"}'))
+    ok, message = VoilaHook().test_connection()
+    assert not ok
+    assert "tok-should-not-leak" not in message

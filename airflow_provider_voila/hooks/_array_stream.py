@@ -47,10 +47,17 @@ def decode_element(raw: bytes, *, check_long_numbers: bool = True) -> Any:
         value = orjson.loads(raw)
     except orjson.JSONDecodeError:
         # orjson rejects numbers beyond the double range, which the standard library accepts.
-        return json.loads(raw, parse_constant=_reject_constant)
+        return _standard_loads(raw)
     if check_long_numbers and LONG_NUMBER.search(raw):
-        return json.loads(raw, parse_constant=_reject_constant)
+        return _standard_loads(raw)
     return value
+
+
+def _standard_loads(raw: bytes) -> Any:
+    try:
+        return json.loads(raw, parse_constant=_reject_constant)
+    except RecursionError:
+        raise ValueError("the JSON is nested too deeply") from None
 
 
 def _reject_constant(name: str) -> Any:

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from airflow_provider_voila import routes
 from airflow_provider_voila.exceptions import VoilaConfigError
+from airflow_provider_voila.validation import FORBIDDEN_ID_CHARACTERS
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection
@@ -108,6 +109,10 @@ def build_base_url(conn_id: str, host: str | None, port: int | None, path: str |
     url = _check_url(conn_id, "host (API base URL)", host)
     parts = urlsplit(url)
     netloc = parts.netloc
+    if port is not None and not 0 < port < 65536:
+        raise VoilaConfigError(
+            f"Connection {conn_id!r}: port {port} is not a valid TCP port. Use 1 to 65535, or leave it empty."
+        )
     if port and parts.port is None:
         netloc = f"{netloc}:{port}"
     base_path = parts.path.rstrip("/")
@@ -186,7 +191,9 @@ def _optional_text(conn_id: str, label: str, value: object) -> str | None:
 
 
 def _check_id_characters(conn_id: str, label: str, value: str) -> None:
-    bad = [char for char in "/?#" if char in value]
+    bad = [char for char in FORBIDDEN_ID_CHARACTERS if char in value]
+    if value in (".", "..") or any(c.isspace() or not c.isprintable() for c in value):
+        bad.append("a path segment or a space")
     if bad:
         raise VoilaConfigError(
             f"Connection {conn_id!r}: {label} {value!r} contains {' '.join(bad)}, which cannot appear in "
@@ -199,6 +206,12 @@ def _check_url(conn_id: str, label: str, value: object) -> str:
         raise VoilaConfigError(f"Connection {conn_id!r}: {label} must be a URL string, got {value!r}.")
     url = value.strip().rstrip("/")
     parts = urlsplit(url)
+    if parts.username is not None or parts.password is not None:
+        # The value is not repeated, because the part before @ may be a password.
+        raise VoilaConfigError(
+            f"Connection {conn_id!r}: {label} contains user:password@ before the host, which would "
+            "replace the Client ID and Secret. Remove it; the credentials belong in login and password."
+        )
     try:
         parts.port  # noqa: B018 - raises ValueError for a malformed port
     except ValueError:

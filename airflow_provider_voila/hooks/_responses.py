@@ -32,9 +32,12 @@ def snippet(data: bytes | str, limit: int = SNIPPET_BYTES) -> str:
 def server_message(response: requests.Response) -> str:
     """Return the error message the server sent, from a JSON ``message`` or ``error`` key or the raw text."""
     body = response.content
+    if b"access_token" in body:
+        # Never quote a body that may carry a token: the message reaches logs and the UI.
+        return "a body with an access_token, not quoted"
     try:
         payload = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return snippet(body)
     if isinstance(payload, dict):
         parts = [str(payload[key]) for key in ("error", "error_description", "message") if payload.get(key)]
@@ -48,7 +51,7 @@ def decode_json_object(response: requests.Response, operation: str, where: str) 
     body = response.content
     try:
         payload = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         payload = None
     if not isinstance(payload, dict):
         raise VoilaApiError(

@@ -78,7 +78,7 @@ class TokenProvider:
             data={"grant_type": "client_credentials", "scope": settings.scope},
             timeout=settings.timeout,
         )
-        if response.status_code != 200:
+        if not 200 <= response.status_code < 300:
             raise token_error(response, settings)
         payload = decode_json_object(response, "token", f"The token endpoint {settings.token_url}")
         value = payload.get("access_token")

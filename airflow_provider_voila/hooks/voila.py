@@ -335,10 +335,12 @@ class VoilaHook(BaseHook):
         retry_after = parse_retry_after(response.headers.get("Retry-After")) if response is not None else None
         wait = retry.next_wait(retry_after)
         if failure.status == 429 and self._on_rate_limited is not None:
-            self._on_rate_limited(retry_after if retry_after is not None else (wait or 0.0))
+            # The same cap as the hook's own wait, so a huge Retry-After cannot stall the caller.
+            requested = retry_after if retry_after is not None else (wait or 0.0)
+            self._on_rate_limited(min(requested, retry.max_delay))
         if wait is None:
             failure.args = (
-                f"{failure.args[0]} Gave up after {retry.attempts} attempts in {retry.elapsed():.1f} s. "
+                f"{failure.args[0]} Gave up after {_attempts(retry.attempts)} in {retry.elapsed():.1f} s. "
                 f"{retry.exhausted_advice}",
             )
             raise failure
@@ -351,6 +353,10 @@ class VoilaHook(BaseHook):
             retry.max_attempts,
         )
         time.sleep(wait)
+
+
+def _attempts(count: int) -> str:
+    return "1 attempt" if count == 1 else f"{count} attempts"
 
 
 def _may_have_been_sent(err: requests.RequestException) -> bool:
