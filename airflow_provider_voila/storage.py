@@ -92,6 +92,10 @@ def write_records(
         before the rename, so that an earlier file at ``target`` is kept.
     """
     check_file_format(file_format)
+    if target.is_dir():
+        raise VoilaError(
+            f"Cannot write {target}: a folder exists at that path. Move it or choose another destination."
+        )
     target.parent.mkdir(parents=True, exist_ok=True)
     remove_leftovers(target)
     temp = target.parent / f".{target.name}{TEMP_MARKER}{uuid.uuid4().hex}"

@@ -185,6 +185,14 @@ EXPORT_CASES += [
     ),
 ]
 
+EXPORT_CASES += [
+    (
+        "file uri without absolute path",
+        {"destination": "file://tmp/x"},
+        "destination 'file://tmp/x' is not an absolute file URI, so it would resolve against the worker's current folder. Write it as file:///absolute/path.",
+    ),
+]
+
 REGISTER_CASES = [
     ("first name missing", {"first_name": None}, "first_name is missing. Every attendee needs first_name."),
     ("last name blank", {"last_name": "  "}, "last_name is empty. Every attendee needs last_name."),

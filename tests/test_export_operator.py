@@ -160,3 +160,10 @@ def test_xcom_guard_fails_before_push(voila_conn: FakeVoilaServer) -> None:
         run_export(datasets=["chat_messages"], max_xcom_bytes=size // 2)
     assert "Set destination to write the records to storage" in str(caught.value)
     assert run_export(datasets=["chat_messages"], max_xcom_bytes=size * 2)["chat_messages"]
+
+
+def test_folder_at_target_path_rejected(voila_conn: FakeVoilaServer, tmp_path: Path) -> None:
+    (tmp_path / "questions.jsonl").mkdir()
+    with pytest.raises(VoilaError, match="a folder exists at that path"):
+        run_export(destination=tmp_path.as_uri(), datasets=["questions"])
+    assert list((tmp_path / "questions.jsonl").iterdir()) == []

@@ -87,6 +87,13 @@ def check_destination(destination: object) -> ObjectStoragePath | None:
             f"destination {destination!r} is not an absolute path or a URI. Use for example "
             "file:///data/voila or s3://aws_conn@bucket/voila.",
         )
+    if text.startswith("file:") and not text.startswith(("file:///", "file://localhost/")):
+        raise VoilaValidationError(
+            "destination",
+            f"destination {destination!r} is not an absolute file URI, so it would resolve against the "
+            "worker's current folder. Write it as file:///absolute/path.",
+        )
+    text = text.replace("file://localhost/", "file:///", 1)
     try:
         return ObjectStoragePath(text)
     except (ValueError, TypeError) as err:
