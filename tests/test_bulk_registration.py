@@ -473,3 +473,17 @@ def test_row_errors_logged_up_to_limit(
     assert result["counts"]["failed"] == 30
     assert len(warnings) == 20
     assert len(read_report(tmp_path / "report.csv")) == 30
+
+
+def test_ledger_cut_line_keeps_next_record(tmp_path: Path) -> None:
+    path = tmp_path / "report.csv.ledger.jsonl"
+    path.write_bytes(b'{"key":"k1","state":"registered","row":1}\n{"key":"k2","sta')
+    ledger = Ledger(_local_path(path))
+    ledger.open()
+    ledger.record("k3", "sending", 3, None)
+    ledger.close()
+    path.write_bytes(path.read_bytes() + b"[1, 2]\n")  # a hand-edited line that is not a record
+    entries = Ledger(_local_path(path)).load()
+    assert entries["k1"].state == "registered"
+    assert entries["k3"].state == "sending"
+    assert "k2" not in entries

@@ -292,7 +292,8 @@ def test_post_outcome_unknown_not_resent(server: FakeVoilaServer, fault: faults.
         VoilaHook().register_attendee("prog-1", ATTENDEE)
     message = str(caught.value)
     assert "may or may not be registered" in message
-    assert "attendee 'crm-1815'" in message
+    assert "externalId 'crm-1815'" in message
+    assert "ada@example.org" not in message
     time.sleep(2.6 if fault.kind == "slow" else 0)  # let a slow server finish storing
     assert server.counts["register_attendee"] == 1
     assert server.registration_counts()["ada@example.org"] == int(stored)

@@ -82,7 +82,7 @@ def test_soak_export_and_registration(
     # Registrations: none twice; every one registered unless named in an unknown-outcome error.
     registered = server.registration_counts()
     assert max(registered.values()) == 1
-    unknown_error = re.compile(r"attendee '(soak-\d{3})'\): [^\n]*may or may not be registered")
+    unknown_error = re.compile(r"externalId '(soak-\d{3})'\): [^\n]*may or may not be registered")
     unknown = set(unknown_error.findall(output.out + output.err))
     posts: dict[str, list[RecordedRequest]] = defaultdict(list)
     for request in server.requests:

@@ -10,6 +10,7 @@ was rejected by the API without being stored and is sent again.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
@@ -17,6 +18,7 @@ from typing import IO, TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from airflow.sdk import ObjectStoragePath
 
+log = logging.getLogger(__name__)
 LEDGER_SUFFIX = ".ledger.jsonl"
 
 
@@ -63,6 +65,9 @@ class Ledger:
                     item = json.loads(line)
                 except ValueError:
                     continue  # a line cut short by a killed process
+                if not isinstance(item, dict) or not isinstance(item.get("key"), str) or "state" not in item:
+                    log.warning("Ignoring a ledger line of %s that is not a ledger record", self.path)
+                    continue
                 entries[item["key"]] = LedgerEntry(
                     item["state"], item.get("attendeeId"), item.get("accessLink"), item.get("error")
                 )
@@ -70,7 +75,16 @@ class Ledger:
 
     def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        ends_mid_line = False
+        if self.path.exists() and self.path.stat().st_size:
+            with self.path.open("rb") as existing:
+                existing.seek(-1, 2)
+                ends_mid_line = existing.read(1) != b"\n"
         self._file = self.path.open("ab")
+        if ends_mid_line:
+            # A killed process cut the last line; end it so that the next record stays readable.
+            self._file.write(b"\n")
+            self._file.flush()
 
     def close(self) -> None:
         if self._file is not None:

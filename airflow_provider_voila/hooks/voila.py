@@ -141,7 +141,8 @@ class VoilaHook(BaseHook):
         """
         ids = {"program_id": check_path_id("program_id", program_id)}
         body = validate_attendee(attendee)
-        ids_with_attendee = {**ids, "attendee": body.get("externalId") or body["email"]}
+        # Errors and retry logs name the attendee by external id only: an email is personal data.
+        ids_with_attendee = {**ids, "externalId": body.get("externalId") or "(none)"}
         response = self._send(routes.REGISTER_ATTENDEE, ids, json=body, described_as=ids_with_attendee)
         return decode_json_object(response, "register_attendee", self._where(routes.REGISTER_ATTENDEE, ids))
 
