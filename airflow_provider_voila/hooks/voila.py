@@ -292,6 +292,8 @@ class VoilaHook(BaseHook):
                 continue
 
             try:
+                # NOTE: timeout applies to the connection and to each read, not to the whole body, so
+                # a server that trickles bytes can hold one attempt longer than timeout.
                 response = self.session.request(
                     route.method,
                     url,
