@@ -39,6 +39,12 @@ def test_pretty_printed_body() -> None:
     assert [record for _, record in pairs] == TRICKY_RECORDS
 
 
+def test_negative_19_digit_integer_exact() -> None:
+    ((_raw, record),) = split(b'[{"id": -9999999999999999999}]')
+    assert record["id"] == -9999999999999999999
+    assert isinstance(record["id"], int)
+
+
 def test_numbers_keep_text_and_type() -> None:
     pairs = split(b'[{"a": 1.10, "b": 1e400, "c": 18446744073709551616, "d": 3}]')
     ((raw, record),) = pairs

@@ -21,9 +21,10 @@ READ_BYTES = 1 << 20
 SEPARATOR = re.compile(rb"\}\s*,\s*\{")
 WHITESPACE = b" \t\r\n"
 UTF8_BOM = b"\xef\xbb\xbf"
-# orjson decodes integers beyond 64 bits as floats, so a record with a number token of 20 or more
-# digits is decoded again exactly. A digit run inside a string can match too; it only costs time.
-LONG_NUMBER = re.compile(rb"[:\[,]\s*-?\d{20}")
+# orjson decodes integers outside its 64-bit range as floats: above 2**64 - 1 (20 digits) and below
+# -2**63 (19 digits). A record with a number token of 19 or more digits is decoded again exactly.
+# A digit run inside a string can match too; that only costs time.
+LONG_NUMBER = re.compile(rb"[:\[,]\s*-?\d{19}")
 
 
 class ArrayFormatError(ValueError):
