@@ -42,7 +42,7 @@ def decode_element(raw: bytes, *, check_long_numbers: bool = True) -> Any:
     """Decode one element exactly: orjson first, the standard library for what orjson would change.
 
     :param check_long_numbers: pass ``False`` when the caller already knows that ``raw`` has no
-        number of 20 or more digits.
+        number of 19 or more digits.
     """
     try:
         value = orjson.loads(raw)
