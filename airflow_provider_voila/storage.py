@@ -117,8 +117,8 @@ def remove_leftovers(target: ObjectStoragePath) -> None:
     """Delete temporary files that an interrupted write of ``target`` left in its folder.
 
     NOTE: this cannot tell a leftover from the temporary file of another writer of the same target
-    still running (an overlapping retry, or mapped tasks sharing a destination); that writer then
-    fails with FileNotFoundError.
+    that is still running, such as an overlapping retry or a mapped task sharing the destination.
+    That writer then fails with FileNotFoundError.
     """
     for leftover in target.parent.glob(f".{target.name}{TEMP_MARKER}*"):
         log.warning("Removing %s, left by an interrupted write", leftover)

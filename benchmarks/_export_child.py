@@ -20,7 +20,7 @@ def peak_rss_mb() -> float:
     """Return this process's peak resident size since exec, from VmHWM.
 
     ``getrusage().ru_maxrss`` would not do: Linux carries it across exec, so a child forked from
-    the benchmark process (which holds the fake server's bodies) would report the parent's size.
+    the benchmark process (which contains the fake server's bodies) would report the parent's size.
     """
     with open("/proc/self/status") as status:
         for line in status:

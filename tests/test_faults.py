@@ -281,7 +281,7 @@ def test_post_resent_when_not_processed(server: FakeVoilaServer, fault: faults.F
         (faults.status(500), False),
         (faults.status(502), False),
         (faults.status(503), False),  # no Retry-After: the server may have processed it
-        (faults.slow(2.5), True),  # answer after the 1 s client timeout
+        (faults.slow(2.5), True),  # response after the 1 s client timeout
         (faults.drop_before(process=True), True),
         (faults.drop_mid_body(), True),
     ],

@@ -1,4 +1,4 @@
-"""The installed package registers as an Airflow provider that the CLI sees."""
+"""The installed package registers as an Airflow provider that the CLI lists."""
 
 from __future__ import annotations
 

@@ -37,7 +37,7 @@ SESSIONS = ["sess-1", "sess-2", "sess-3"]
 
 
 def safe_to_resend(request: RecordedRequest) -> bool:
-    """Whether the fake server answered in a way that proves it did not process the request."""
+    """Return whether the fake server responded in a way that proves it did not process the request."""
     fault = request.fault
     if fault is None or fault.kind != "status":
         return False

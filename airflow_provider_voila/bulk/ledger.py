@@ -1,6 +1,6 @@
 """The resume ledger: a JSON Lines file beside the report that records every registration attempt.
 
-Before a request is sent, a ``sending`` line is appended and flushed; after the answer, a
+Before a request is sent, a ``sending`` line is appended and flushed; after the response, a
 ``registered``, ``failed`` or ``unknown`` line. A later attempt reads the file and skips every row
 whose last line is ``registered``. A row whose last line is ``sending`` or ``unknown`` may have
 been stored by the server, so it is reported as unknown and never sent again. A ``failed`` row

@@ -81,7 +81,7 @@ class ArraySplitter:
         start = 0  # offset in buffer of the element being assembled
         try_decode = self._try_decode
         while True:
-            # One search per buffer tells whether any record in it needs the exact decoder.
+            # One search per buffer shows whether any record in it needs the exact decoder.
             long_numbers = LONG_NUMBER.search(buffer, start) is not None
             # NOTE: each false separator inside one record costs a decode of the record so far, so a
             # single record with thousands of "},{" inside strings takes time quadratic in its size.

@@ -97,7 +97,7 @@ def settings_from_connection(conn: Connection) -> VoilaSettings:
 def build_base_url(conn_id: str, host: str | None, port: int | None, path: str | None) -> str:
     """Return the API base URL from the connection's host, port and schema fields.
 
-    The host holds the whole base URL, for example ``http://127.0.0.1:8080``. A host without a
+    The host contains the whole base URL, for example ``http://127.0.0.1:8080``. A host without a
     scheme means https. A port field fills in the port when the host has none. In the URI form of a
     connection, a path after the host lands in the schema field, so it is appended here.
     """

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 def describe_failure(
     route: Route, where: str, response: requests.Response, settings: VoilaSettings
 ) -> VoilaApiError:
-    """Build the error for an API answer that is not 2xx."""
+    """Build the error for an API response that is not 2xx."""
     status = response.status_code
     message = server_message(response)
     head = f"{where} failed with HTTP {status} ({message})"

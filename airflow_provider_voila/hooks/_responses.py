@@ -1,4 +1,4 @@
-"""Reading Voilà API answers: JSON bodies, streamed JSON arrays and server error messages."""
+"""Reading Voilà API responses: JSON bodies, streamed JSON arrays and server error messages."""
 
 from __future__ import annotations
 

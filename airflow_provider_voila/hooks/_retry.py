@@ -15,9 +15,9 @@ RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Return the wait in seconds that a ``Retry-After`` header asks for, or ``None`` if absent or invalid.
+    """Return the wait in seconds that a ``Retry-After`` header requests, or ``None`` if absent or invalid.
 
-    The header holds either a number of seconds or an HTTP date (RFC 9110, section 10.2.3).
+    The header contains either a number of seconds or an HTTP date (RFC 9110, section 10.2.3).
     """
     if not value:
         return None

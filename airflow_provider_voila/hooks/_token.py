@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Lifetime assumed when the token answer has no expires_in, which RFC 6749 makes optional.
+# Lifetime assumed when the token response has no expires_in, which RFC 6749 makes optional.
 # A 401 before then still triggers one refresh.
 ASSUMED_LIFETIME = 300.0
 # A token is renewed this long before it expires: 60 s, or a fifth of a short lifetime.
@@ -84,7 +84,7 @@ class TokenProvider:
         value = payload.get("access_token")
         if not isinstance(value, str) or not value:
             raise VoilaApiError(
-                f"The token endpoint {settings.token_url} answered without an access_token "
+                f"The token endpoint {settings.token_url} returned no access_token "
                 f"(keys: {sorted(payload)}). Check that token_url points at the Voilà token endpoint.",
                 operation="token",
                 status=response.status_code,
@@ -97,7 +97,7 @@ class TokenProvider:
 
 
 def token_error(response: requests.Response, settings: VoilaSettings) -> VoilaApiError:
-    """Build the error for a token answer other than 200, with what to check."""
+    """Build the error for a token response that is not 2xx, with what to check."""
     status = response.status_code
     message = server_message(response)
     where = f"The token endpoint {settings.token_url} answered HTTP {status} ({message})"

@@ -215,7 +215,7 @@ class VoilaHook(BaseHook):
             answer = decode_json_object(response, route.name, self._where(route, {}))
         except VoilaApiError as err:
             if err.status is None and err.operation == route.name:
-                # A ping without an answer names no URL; the base URL is what to check first.
+                # A ping without a response names no URL, so the base URL is what to check first.
                 return False, f"{err} The API base URL is {settings.base_url}."
             return False, str(err)
         except VoilaError as err:
@@ -267,7 +267,7 @@ class VoilaHook(BaseHook):
         retry: RetryState | None = None,
         described_as: dict[str, str] | None = None,
     ) -> requests.Response:
-        """Send one API request with a valid token; retry it where that is safe; return a 2xx answer.
+        """Send one API request with a valid token, retry it where that is safe, and return the 2xx response.
 
         :param described_as: ids to name in error messages in place of ``ids``.
         """
@@ -367,7 +367,7 @@ def _may_have_been_sent(err: requests.RequestException) -> bool:
     if isinstance(err, requests.exceptions.ConnectTimeout):
         return False
     if isinstance(err, requests.exceptions.ConnectionError) and err.args:
-        # requests wraps urllib3's MaxRetryError, whose reason tells whether a connection was made.
+        # requests wraps urllib3's MaxRetryError, whose reason shows whether a connection was made.
         # NewConnectionError covers refused connections and failed name lookups.
         reason = getattr(err.args[0], "reason", None)
         return not isinstance(reason, (NewConnectionError, ConnectTimeoutError))
@@ -375,7 +375,10 @@ def _may_have_been_sent(err: requests.RequestException) -> bool:
 
 
 def _post_safe_to_resend(response: requests.Response) -> bool:
-    """A 429, or a 503 with ``Retry-After``, means the server did not process the request."""
+    """Return whether the response proves the server did not process the request.
+
+    That is a 429, or a 503 with ``Retry-After``.
+    """
     if response.status_code == 429:
         return True
     return response.status_code == 503 and response.headers.get("Retry-After") is not None

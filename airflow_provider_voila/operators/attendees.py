@@ -33,7 +33,7 @@ class VoilaRegisterAttendeeOperator(BaseOperator):
     ``accessLink``.
 
     A registration is not idempotent, so it is never sent twice: when the request may have reached
-    the server but no answer came back, the task fails with an error saying so.
+    the server but no response came back, the task fails with an error saying so.
 
     .. code-block:: python
 

@@ -85,7 +85,7 @@ class SessionSizes:
 
 @dataclass
 class EventData:
-    """Programs, sessions and their records, generated from a seed so that every run sees the same data.
+    """Programs, sessions and their records, generated from a seed so that every run gets the same data.
 
     :param programs: program id -> its session ids.
     :param sizes: default number of records per dataset; ``overrides`` sets it per session id.

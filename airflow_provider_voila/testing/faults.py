@@ -15,9 +15,9 @@ ROUTE_NAMES = ("token", "ping", "register_attendee", "attendee_statistics", "cha
 class Fault:
     """One misbehaviour of the fake server for one request.
 
-    :param kind: ``status`` (answer ``status`` with ``body``), ``drop_before`` (close the connection
-        without answering), ``drop_mid_body`` (send the headers and half of the real body, then close),
-        ``slow`` (sleep ``delay`` seconds, then answer normally), ``body`` (answer 200 with ``body``),
+    :param kind: ``status`` (respond with ``status`` and ``body``), ``drop_before`` (close the connection
+        without a response), ``drop_mid_body`` (send the headers and half of the real body, then close),
+        ``slow`` (sleep ``delay`` seconds, then respond normally), ``body`` (respond 200 with ``body``),
         ``no_expires_in`` (token answer without ``expires_in``).
     :param process: for ``drop_before`` and ``drop_mid_body`` on a registration, whether the
         attendee is stored before the connection closes.
@@ -32,7 +32,7 @@ class Fault:
 
 
 def status(code: int, *, retry_after: str | None = None, body: bytes | None = None) -> Fault:
-    """Answer with an error status; a JSON message is the default body."""
+    """Respond with an error status; a JSON message is the default body."""
     default = b'{"message": "injected fault"}'
     return Fault("status", status=code, body=default if body is None else body, retry_after=retry_after)
 
@@ -50,7 +50,7 @@ def slow(delay: float) -> Fault:
 
 
 def body(content: bytes, code: int = 200) -> Fault:
-    """Answer with ``content`` as the body, for truncated JSON, an HTML error page or an empty body."""
+    """Respond with ``content`` as the body, for truncated JSON, an HTML error page or an empty body."""
     return Fault("body", status=code, body=content)
 
 

@@ -49,7 +49,7 @@ class FakeVoilaServer:
         with FakeVoilaServer() as server:
             print(server.base_url, server.token_url, server.client_id, server.organization_id)
 
-    :param latency: seconds added before each API answer (not the token endpoint).
+    :param latency: seconds added before each API response (not the token endpoint).
     :param base_path: path prefix of the API routes, for example ``/v1``.
     """
 
